@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.budgets",
+    "apps.pricing",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,50 @@
+"""The hot-path lookup: the active rate card for (provider, model).
+
+Cards are parsed once per active version and cached in-process; each lookup costs one indexed
+query for the active version's id, so an activation in any process is seen by all at once.
+"""
+
+from __future__ import annotations
+
+from apps.pricing.models import PricingVersion
+from apps.pricing.rates import RateCard
+
+# (version id, version number, cards): replaced whole, so readers never see a half-updated cache.
+_snapshot: tuple[int | None, int | None, dict[tuple[str, str], RateCard]] = (None, None, {})
+
+
+class UnknownModel(LookupError):
+    def __init__(self, provider: str, model: str) -> None:
+        super().__init__(f"Unknown model for pricing: {provider}:{model}")
+        self.provider = provider
+        self.model = model
+
+
+def _active_version_id() -> int | None:
+    return PricingVersion.objects.filter(status=PricingVersion.Status.ACTIVE).values_list("id", flat=True).first()
+
+
+def _load(version_id: int) -> tuple[int, int, dict[tuple[str, str], RateCard]]:
+    global _snapshot
+    version = PricingVersion.objects.get(pk=version_id)
+    cards = {
+        (provider, model): RateCard.from_dict(card)
+        for provider, models in (version.rates or {}).items()
+        for model, card in models.items()
+    }
+    _snapshot = (version_id, version.number, cards)
+    return _snapshot
+
+
+def get_rate_card(provider: str, model: str) -> tuple[int, RateCard]:
+    """Return (pricing version number, card) or raise UnknownModel."""
+    version_id = _active_version_id()
+    if version_id is None:
+        raise UnknownModel(provider, model)
+    snapshot = _snapshot
+    if snapshot[0] != version_id:
+        snapshot = _load(version_id)
+    card = snapshot[2].get((provider, model))
+    if card is None:
+        raise UnknownModel(provider, model)
+    return snapshot[1], card

@@ -1,0 +1,58 @@
+"""Shared fixtures. Tests that talk to a real server use `committed_db`: data is committed (the
+server is another process) and every test works in an organization of its own, so nothing is
+flushed between tests. Do not use pytest-django's `transactional_db` here: its flush would also
+wipe the seeded pricing version."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker) -> Iterator[None]:
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture(scope="session")
+def server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[ServerProcess]:
+    """One real server for the session, on the test database."""
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with django_db_blocker.unblock(), ServerProcess(workers=2, log_path=log) as proc:
+        yield proc
+
+
+@dataclass
+class Tenant:
+    org: object
+    key: str
+    api_key: object
+
+    def headers(self) -> dict[str, str]:
+        return {"x-api-key": self.key}
+
+
+def make_tenant(scopes: list[str] | None = None, *, name: str | None = None) -> Tenant:
+    from apps.accounts.services import get_or_create_organization, issue_api_key
+
+    org = get_or_create_organization(name or f"org-{uuid.uuid4().hex[:12]}")
+    issued = issue_api_key(org, scopes=scopes)
+    return Tenant(org=org, key=issued.plaintext, api_key=issued.api_key)
+
+
+@pytest.fixture
+def tenant(committed_db) -> Tenant:
+    return make_tenant()
+
+
+@pytest.fixture
+def http(server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
