@@ -15,6 +15,19 @@ import pytest
 from tests.support.server import ServerProcess
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """pytest-django only creates the test database for tests that carry its `django_db` mark;
+    ours mostly use `committed_db`, so always create it (migrations included: they seed pricing)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(db_cfg, verbosity=request.config.option.verbose)
+
+
 @pytest.fixture
 def committed_db(django_db_setup, django_db_blocker) -> Iterator[None]:
     with django_db_blocker.unblock():
