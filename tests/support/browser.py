@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,18 +31,15 @@ def make_staff_user(username: str | None = None) -> tuple[str, str]:
 def browser_page() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
-    user_data = tempfile.mkdtemp(prefix="chromium-")
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--user-data-dir={user_data}"])
-            try:
-                page = browser.new_context().new_page()
-                page.set_default_timeout(15_000)
-                yield page
-            finally:
-                browser.close()
-    finally:
-        shutil.rmtree(user_data, ignore_errors=True)
+    # Playwright gives each launch a new empty profile of its own.
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()
 
 
 def admin_login(page, base_url: str, username: str, password: str) -> None:
