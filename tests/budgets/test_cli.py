@@ -21,9 +21,9 @@ UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 TS_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z"
 
 
-def cli(server, key: str | None, *args: str) -> subprocess.CompletedProcess:
+def cli(server, key: str | None, *args: str, mode: str = "hosted") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAP_")}
-    env.update(CAP_MODE="hosted", CAP_BASE_URL=server.url)
+    env.update(CAP_MODE=mode, CAP_BASE_URL=server.url)
     if key is not None:
         env["CAP_API_KEY"] = key
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=60)

@@ -31,15 +31,25 @@ def make_staff_user(username: str | None = None) -> tuple[str, str]:
 def browser_page() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
-    # Playwright gives each launch a new empty profile of its own.
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context().new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            browser.close()
+    # Playwright's sync API runs an event loop in this thread, which makes Django refuse ORM calls
+    # made by the test between page steps; the test is the only user of its connection, so allow them.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        # Playwright gives each launch a new empty profile of its own.
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_context().new_page()
+                page.set_default_timeout(15_000)
+                yield page
+            finally:
+                browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def admin_login(page, base_url: str, username: str, password: str) -> None:

@@ -36,6 +36,7 @@ def database_url() -> str:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # servers must keep Django's async-safety checks
     env["DATABASE_URL"] = database_url()
     env.update({k: str(v) for k, v in extra.items()})
     return env
