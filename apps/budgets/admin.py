@@ -97,6 +97,14 @@ class AgentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # agents come from the API, so each gets its budget row
 
+    def save_model(self, request, obj: Agent, form, change) -> None:
+        # Same validation as the API (trimmed name, bounded concurrency).
+        try:
+            services.update_agent(obj, name=form.cleaned_data.get("name") or None,
+                                  max_concurrent_runs=form.cleaned_data.get("max_concurrent_runs"))
+        except ApiError as exc:
+            messages.error(request, exc.detail)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # soft delete via the API; the ledger stays
 
