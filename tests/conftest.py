@@ -25,7 +25,22 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases={"default"})
     yield
     with django_db_blocker.unblock():
+        _disconnect_others()
         teardown_databases(db_cfg, verbosity=request.config.option.verbose)
+
+
+def _disconnect_others() -> None:
+    """Servers and workers the tests started (some SIGKILLed on purpose) may leave sessions behind;
+    PostgreSQL will not drop a database that still has them."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture
