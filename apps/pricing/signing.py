@@ -47,20 +47,16 @@ class SigningKey:
 
 
 @lru_cache(maxsize=4)
-def _load(private_b64: str) -> SigningKey:
+def key_for(private_b64: str) -> SigningKey:
     private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_b64, validate=True))
     return SigningKey(private=private, public_raw=private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
 
 
 def signing_key() -> SigningKey:
     """The configured key (settings validated its shape at start-up)."""
-    return _load(settings.PRICING_SIGNING_PRIVATE_KEY)
+    return key_for(settings.PRICING_SIGNING_PRIVATE_KEY)
 
 
 def generate_private_key_b64() -> str:
     # A raw Ed25519 private key is 32 random bytes.
     return base64.b64encode(os.urandom(32)).decode()
-
-
-def key_for(private_b64: str) -> SigningKey:
-    return _load(private_b64)

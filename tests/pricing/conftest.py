@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,6 +19,19 @@ def activate_rates(rates: dict, *, actor: str = "test:pricing"):
     draft = services.create_draft_from_active(actor=actor)
     services.update_draft(draft, rates=rates, actor=actor)
     return services.activate(draft, actor=actor)
+
+
+def store_publication(age: timedelta):
+    """Store a document signed `age` ago, as if beat had stopped then (the newest row from now on)."""
+    from django.utils import timezone
+
+    from apps.pricing.publishing import _store, build_document
+    from apps.pricing.selectors import get_active_version
+    from apps.pricing.signing import signing_key
+
+    active = get_active_version()
+    key = signing_key()
+    return _store(active, build_document(active, generated_at=timezone.now() - age, key=key), key, "manual")
 
 
 def with_test_card(rates: dict, model: str, card: dict, provider: str = "openai") -> dict:

@@ -14,12 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.utils import timezone
 
-from apps.pricing import selectors
 from apps.pricing.models import PublishedPricing
-from apps.pricing.publishing import _store, build_document
-from apps.pricing.signing import signing_key
+from tests.pricing.conftest import store_publication
 from tests.pricing.sidecar_verifier import verify
 from tests.support.server import ROOT, ServerProcess, child_env
 
@@ -37,13 +34,6 @@ def _redis_or_skip():
         client.flushdb()  # leftovers of an earlier run would be consumed first
     except redis.ConnectionError:
         pytest.skip("Redis is not running on 127.0.0.1:6379")
-
-
-def _expired_publication() -> PublishedPricing:
-    active = selectors.get_active_version()
-    key = signing_key()
-    doc = build_document(active, generated_at=timezone.now() - timedelta(hours=1), key=key)
-    return _store(active, doc, key, "manual")
 
 
 def test_worker_with_beat_republishes_before_expiry(tmp_path: Path, public_key):
@@ -88,7 +78,7 @@ def test_worker_with_beat_republishes_before_expiry(tmp_path: Path, public_key):
 
 
 def test_without_a_worker_the_endpoint_re_signs_on_demand(server, public_key):
-    expired = _expired_publication()  # beat is down: the stored document ran out an hour ago
+    expired = store_publication(timedelta(hours=1))  # beat is down: the stored document ran out an hour ago
     response = httpx.get(f"{server.url}/v1/public/pricing", timeout=10)
     doc = verify(response.content, public_key)  # verify() refuses an expired document
     assert datetime.fromisoformat(doc["expires_at"]) - datetime.now(UTC) > timedelta(minutes=4)

@@ -12,17 +12,9 @@ from django.utils import timezone
 
 from apps.pricing import selectors, services
 from apps.pricing.models import ImmutableVersion, PricingVersion, PublishedPricing
-from apps.pricing.publishing import (
-    _store,
-    build_document,
-    ensure_published,
-    publication_to_serve,
-    publish_scheduled,
-    ttl,
-)
+from apps.pricing.publishing import ensure_published, publication_to_serve, publish_scheduled, ttl
 from apps.pricing.selectors import get_rate_card
-from apps.pricing.signing import signing_key
-from tests.pricing.conftest import with_test_card
+from tests.pricing.conftest import store_publication, with_test_card
 
 CARD = {"input_cents_per_1m": 11, "output_cents_per_1m": 22}
 
@@ -102,12 +94,6 @@ def test_stale_draft_cannot_undo_a_newer_activation(django_capture_on_commit_cal
     assert second.status == "draft"
 
 
-def _stale_publication(age: timedelta) -> PublishedPricing:
-    active = selectors.get_active_version()
-    key = signing_key()
-    return _store(active, build_document(active, generated_at=timezone.now() - age, key=key), key, "manual")
-
-
 def test_publishing_is_idempotent(committed_db):
     first = ensure_published(trigger="manual")
     assert ensure_published(trigger="manual").pk == first.pk
@@ -116,7 +102,7 @@ def test_publishing_is_idempotent(committed_db):
 
 
 def test_concurrent_publishers_sign_once(committed_db):
-    stale = _stale_publication(ttl() * 2)  # expired: every request would want to re-sign
+    stale = store_publication(ttl() * 2)  # expired: every request would want to re-sign
     results: list[str] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
@@ -145,10 +131,10 @@ def test_concurrent_publishers_sign_once(committed_db):
 def test_beat_task_re_signs_only_after_a_third_of_the_ttl(committed_db):
     from apps.pricing.tasks import publish_pricing
 
-    young = _stale_publication(ttl() / 3 - timedelta(seconds=5))
+    young = store_publication(ttl() / 3 - timedelta(seconds=5))
     publish_pricing()
     assert selectors.latest_publication().pk == young.pk
-    old = _stale_publication(ttl() / 3 + timedelta(seconds=1))
+    old = store_publication(ttl() / 3 + timedelta(seconds=1))
     publish_pricing()
     latest = selectors.latest_publication()
     assert latest.pk > old.pk and latest.trigger == "schedule"
@@ -156,6 +142,14 @@ def test_beat_task_re_signs_only_after_a_third_of_the_ttl(committed_db):
 
 
 def test_expired_publications_are_pruned_after_a_day(committed_db):
-    ancient = _stale_publication(timedelta(days=2))
+    ancient = store_publication(timedelta(days=2))
     ensure_published(trigger="manual")
     assert not PublishedPricing.objects.filter(pk=ancient.pk).exists()
+
+
+@pytest.mark.django_db
+def test_no_active_version_is_a_clear_503(client):
+    PricingVersion.objects.filter(status="active").update(status="retired")  # rolled back after the test
+    response = client.get("/v1/public/pricing", HTTP_HOST="localhost")
+    assert response.status_code == 503
+    assert response.json()["detail"] == "No active pricing version"

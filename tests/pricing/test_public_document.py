@@ -12,6 +12,7 @@ import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
 
 from tests.pricing.conftest import activate_rates, with_test_card
 from tests.pricing.sidecar_verifier import Rejected, canonical, verify
@@ -92,7 +93,7 @@ def test_sidecar_rules_hold(server, public_key):
     generated = datetime.fromisoformat(doc["generated_at"])
     expires = datetime.fromisoformat(doc["expires_at"])
     assert generated <= datetime.now(UTC) < expires
-    assert (expires - generated).total_seconds() == 300  # CAP_PRICING_TTL_SECONDS default
+    assert (expires - generated).total_seconds() == settings.CAP_PRICING_TTL_SECONDS
     for provider, models in doc["rates"].items():
         for model, card in models.items():
             assert card, (provider, model)
