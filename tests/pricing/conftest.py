@@ -61,3 +61,13 @@ def public_key(server) -> str:
     response = httpx.get(f"{server.url}/v1/public/pricing/public-key", timeout=10)
     assert response.status_code == 200
     return response.json()["public_key"]
+
+
+@pytest.fixture(autouse=True)
+def _forget_rate_card_cache():
+    """`db` tests roll back, and SQLite may then hand the same version id to another table; drop
+    the in-process card cache so no later test in this process reads cards of a rolled-back version."""
+    yield
+    from apps.pricing import selectors
+
+    selectors._snapshot = (None, None, {})
