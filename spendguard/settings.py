@@ -215,6 +215,47 @@ CAP_LOCK_TTL_SECONDS = env_int("CAP_LOCK_TTL_SECONDS", 300, minimum=1)
 CAP_DEFAULT_MAX_TOKENS = env_int("CAP_DEFAULT_MAX_TOKENS", 512, minimum=1)
 CAP_SWEEP_INTERVAL_SECONDS = env_float("CAP_SWEEP_INTERVAL_SECONDS", 5.0)
 
+# Signed price list (SPEC §5). The key is base64 of the raw 32-byte Ed25519 private key
+# (`manage.py generate_signing_key` makes one). Development generates one into the data folder.
+def _pricing_signing_key() -> str:
+    import base64
+    import binascii
+
+    names = ("CAP_PRICING_SIGNING_PRIVATE_KEY", "CLOUD_PRICING_SIGNING_PRIVATE_KEY")
+    given = {name: env_str(name) for name in names if env_str(name)}
+    if len(set(given.values())) > 1:
+        raise ImproperlyConfigured(f"{' and '.join(names)} are both set and differ; set only one.")
+    if given:
+        name, value = next(iter(given.items()))
+    elif PRODUCTION:
+        raise ImproperlyConfigured(
+            "CAP_PRICING_SIGNING_PRIVATE_KEY (or CLOUD_PRICING_SIGNING_PRIVATE_KEY) is required in production "
+            "(SPENDGUARD_ENV=production): sidecars verify the price list with its public key. "
+            "Create one with `manage.py generate_signing_key`."
+        )
+    else:
+        name = f"the development key file {DATA_DIR / 'dev-pricing-signing-key'}"
+
+        def make() -> str:
+            return base64.b64encode(os.urandom(32)).decode()
+
+        try:
+            value = _dev_secret("dev-pricing-signing-key", make)
+        except FileExistsError:  # another process created it between our read and our create
+            value = (DATA_DIR / "dev-pricing-signing-key").read_text().strip()
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ImproperlyConfigured(f"{name} must be base64 of a raw 32-byte Ed25519 private key.")
+    return value
+
+
+PRICING_SIGNING_PRIVATE_KEY = _pricing_signing_key()
+# How long a signed document is valid; the beat task re-signs after a third of it.
+CAP_PRICING_TTL_SECONDS = env_int("CAP_PRICING_TTL_SECONDS", 300, minimum=10)
+
 # Provider upstreams (SPEC §7). Tests point the base URLs at a fake upstream on loopback.
 PROVIDER_KEYS = {
     "openai": env_str("OPENAI_API_KEY"),
@@ -249,6 +290,14 @@ if CELERY_BROKER_URL == "filesystem://":
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
+# Re-sign the price list well before expiry (every TTL/6, at least once a minute). A message that
+# waited longer than one interval is dropped: the next one does the same work.
+_PRICING_PUBLISH_EVERY = max(1.0, min(60.0, CAP_PRICING_TTL_SECONDS / 6))
+CELERY_BEAT_SCHEDULE["pricing-publish"] = {
+    "task": "apps.pricing.tasks.publish_pricing",
+    "schedule": _PRICING_PUBLISH_EVERY,
+    "options": {"expires": _PRICING_PUBLISH_EVERY},
+}
 
 LOGGING = {
     "version": 1,

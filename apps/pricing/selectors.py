@@ -1,12 +1,13 @@
-"""The hot-path lookup: the active rate card for (provider, model).
+"""Reads of pricing state.
 
-Cards are parsed once per active version and cached in-process; each lookup costs one indexed
-query for the active version's id, so an activation in any process is seen by all at once.
+The hot-path lookup is the active rate card for (provider, model): cards are parsed once per active
+version and cached in-process; each lookup costs one indexed query for the active version's id, so
+an activation in any process is seen by all at once.
 """
 
 from __future__ import annotations
 
-from apps.pricing.models import PricingVersion
+from apps.pricing.models import PricingVersion, PublishedPricing
 from apps.pricing.rates import RateCard
 
 # (version id, version number, cards): replaced whole, so readers never see a half-updated cache.
@@ -20,8 +21,17 @@ class UnknownModel(LookupError):
         self.model = model
 
 
-def _active_version_id() -> int | None:
+def active_version_id() -> int | None:
     return PricingVersion.objects.filter(status=PricingVersion.Status.ACTIVE).values_list("id", flat=True).first()
+
+
+def get_active_version() -> PricingVersion | None:
+    return PricingVersion.objects.filter(status=PricingVersion.Status.ACTIVE).first()
+
+
+def latest_publication() -> PublishedPricing | None:
+    """The signed document every web process serves: the newest one stored."""
+    return PublishedPricing.objects.order_by("-id").first()
 
 
 def _load(version_id: int) -> tuple[int, int, dict[tuple[str, str], RateCard]]:
@@ -38,7 +48,7 @@ def _load(version_id: int) -> tuple[int, int, dict[tuple[str, str], RateCard]]:
 
 def get_rate_card(provider: str, model: str) -> tuple[int, RateCard]:
     """Return (pricing version number, card) or raise UnknownModel."""
-    version_id = _active_version_id()
+    version_id = active_version_id()
     if version_id is None:
         raise UnknownModel(provider, model)
     snapshot = _snapshot
