@@ -6,7 +6,10 @@ Development works with nothing set (SQLite and a filesystem Celery broker in the
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -67,30 +70,28 @@ DEBUG = env_bool("DEBUG", False)
 
 
 def _dev_secret(filename: str, make) -> str:
-    """Read a development secret from the data folder, creating it (mode 0600) on first use."""
+    """Read a development secret from the data folder, creating it (mode 0600) on first use.
+
+    The file is written whole under a temporary name and linked into place, so a process racing
+    us sees either no file or the complete one, and exactly one value wins."""
     path = DATA_DIR / filename
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        value = make()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(value)
-        return value
-    except OSError:
-        raise
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=DATA_DIR, prefix=f".{filename}.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+            with contextlib.suppress(FileExistsError):  # another process won the race: use theirs
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
 
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY is required in production (SPENDGUARD_ENV=production).")
-    import secrets as _secrets
-
-    try:
-        SECRET_KEY = _dev_secret("dev-secret-key", lambda: _secrets.token_urlsafe(50))
-    except FileExistsError:  # another process created it between our read and our create
-        SECRET_KEY = (DATA_DIR / "dev-secret-key").read_text().strip()
+    SECRET_KEY = _dev_secret("dev-secret-key", lambda: secrets.token_urlsafe(50))
 
 ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
@@ -239,10 +240,7 @@ def _pricing_signing_key() -> str:
         def make() -> str:
             return base64.b64encode(os.urandom(32)).decode()
 
-        try:
-            value = _dev_secret("dev-pricing-signing-key", make)
-        except FileExistsError:  # another process created it between our read and our create
-            value = (DATA_DIR / "dev-pricing-signing-key").read_text().strip()
+        value = _dev_secret("dev-pricing-signing-key", make)
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
