@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.budgets",
     "apps.pricing",
+    "apps.gateway",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 CAP_LOCK_TTL_SECONDS = env_int("CAP_LOCK_TTL_SECONDS", 300, minimum=1)
 CAP_DEFAULT_MAX_TOKENS = env_int("CAP_DEFAULT_MAX_TOKENS", 512, minimum=1)
 CAP_SWEEP_INTERVAL_SECONDS = env_float("CAP_SWEEP_INTERVAL_SECONDS", 5.0)
+# Provider-side tools (web/file search, grounding): how many calls one request may make (we send
+# `max_tool_calls` where the API has it) and how many result tokens each may add to the input.
+CAP_MAX_HOSTED_TOOL_CALLS = env_int("CAP_MAX_HOSTED_TOOL_CALLS", 3, minimum=1)
+CAP_TOOL_RESULT_TOKENS = env_int("CAP_TOOL_RESULT_TOKENS", 8000, minimum=0)
 
 # Provider upstreams (SPEC §7). Tests point the base URLs at a fake upstream on loopback.
 PROVIDER_KEYS = {
@@ -248,7 +253,14 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # SPEC §4: no reservation outlives its expiry by more than one sweep interval.
+    "sweep-expired-reservations": {
+        "task": "apps.gateway.tasks.sweep_reservations",
+        "schedule": CAP_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": CAP_SWEEP_INTERVAL_SECONDS},
+    },
+}
 
 LOGGING = {
     "version": 1,
