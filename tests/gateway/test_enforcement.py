@@ -192,8 +192,9 @@ def test_refusals_of_unboundable_content(client):
         ("/v1/responses", {"model": "gpt-4o", "input": [{"role": "user", "content": [
             {"type": "input_image", "image_url": "https://x"}]}]}),
         ("/v1/responses", {"model": "gpt-4o", "input": "x", "tools": [{"type": "computer_use_preview"}]}),
-        ("/v1/messages", {"model": "claude-3-5-haiku-latest", "max_tokens": 5, "messages": [{"role": "user", "content": [
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]}]}),
+        ("/v1/messages", {"model": "claude-3-5-haiku-latest", "max_tokens": 5, "messages": [{"role": "user",
+                          "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                                   "data": "AAAA"}}]}]}),
         ("/v1/messages", {"model": "claude-3-5-haiku-latest", "max_tokens": 5, "messages": MSG,
                           "tools": [{"type": "web_search_20250305", "name": "web_search"}]}),
         ("/v1beta/models/gemini-1.5-flash:generateContent", {"contents": [{"parts": [
@@ -308,10 +309,10 @@ def test_maybe_billed_failures_charge_the_reservation(client, knob, status, term
 
 
 def test_unreachable_provider_charges_nothing(gw, committed_db, tmp_path):
+    import httpx
+
     from tests.gateway.conftest import UPSTREAM_KEYS
     from tests.support.server import ServerProcess, free_port
-
-    import httpx
 
     dead = f"http://127.0.0.1:{free_port()}"
     ctx = make_agent()

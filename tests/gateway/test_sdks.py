@@ -52,7 +52,8 @@ def test_openai_chat_sdk(gw, fake, style):
     client = openai.OpenAI(base_url=base, api_key=ctx.tenant.key, max_retries=0)
     before = ctx.budget()["remaining_cents"]
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-5.2", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "héllo 世界 " + LONG}],
+        model="gpt-5.2",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "héllo 世界 " + LONG}],
         max_completion_tokens=800, n=2, extra_headers={**extra, "x-test-id": ctx.test_id, "x-fake-usage": PRICEY},
     )
     completion = raw.parse()
@@ -98,8 +99,8 @@ def test_openai_responses_sdk(gw, fake, style):
 @pytest.mark.parametrize("route", ["chat/completions", "responses"])
 def test_grok_routes_go_to_xai_with_xai_key(gw, fake, client, route):
     ctx = make_agent()
-    body = ({"model": "grok-3", "messages": [{"role": "user", "content": LONG}], "max_tokens": 800} if route == "chat/completions"
-            else {"model": "grok-3", "input": LONG, "max_output_tokens": 800})
+    body = ({"model": "grok-3", "messages": [{"role": "user", "content": LONG}], "max_tokens": 800}
+            if route == "chat/completions" else {"model": "grok-3", "input": LONG, "max_output_tokens": 800})
     before = ctx.budget()["remaining_cents"]
     r = client.post(f"/v1/agents/{ctx.agent_id}/runs/{uuid.uuid4()}/grok/{route}", json=body,
                     headers=ctx.headers(**{"x-fake-usage": PRICEY}))
@@ -200,7 +201,8 @@ def test_anthropic_run_route_plain_http(gw, fake, client):
     assert set(data) >= {"completion", "raw", "usage", "billing_breakdown"}
     assert data["completion"] == "Hello from the fake upstream."
     raw_usage = data["raw"]["usage"]
-    total_in = raw_usage["input_tokens"] + raw_usage["cache_creation_input_tokens"] + raw_usage["cache_read_input_tokens"]
+    total_in = (raw_usage["input_tokens"] + raw_usage["cache_creation_input_tokens"]
+                + raw_usage["cache_read_input_tokens"])
     cents = expected_cents("anthropic", "claude-3-5-haiku-latest", input_tokens=total_in,
                            output_tokens=raw_usage["output_tokens"],
                            cache_write_input_tokens=raw_usage["cache_creation_input_tokens"],
@@ -221,7 +223,8 @@ def test_usage_record_written(gw, client):
     assert r.status_code == 200
     rec = UsageRecord.objects.get(agent_id=ctx.agent_id)
     assert (rec.provider, rec.model, rec.termination, rec.upstream_status) == ("openai", "gpt-4o", "ok", 200)
-    assert (rec.input_tokens, rec.output_tokens, rec.cached_input_tokens, rec.reasoning_tokens) == (4000, 700, 1000, 300)
+    tokens = (rec.input_tokens, rec.output_tokens, rec.cached_input_tokens, rec.reasoning_tokens)
+    assert tokens == (4000, 700, 1000, 300)
     assert rec.charged_cents == int(r.headers["x-cynsta-charged-cents"]) == rec.budget_event.delta_cents * -1
     assert rec.wcec_cents == int(r.headers["x-cynsta-reserved-cents"]) >= rec.charged_cents
     assert rec.provider_request_id.startswith("req_")
