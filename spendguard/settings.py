@@ -129,6 +129,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Non-admin paths (the API and the proxy) run this async-native stack instead (spendguard/asgi.py).
+API_MIDDLEWARE = [
+    "apps.core.middleware.BodySizeLimitMiddleware",
+    "apps.core.middleware.ApiHeadersMiddleware",
+]
+
 ROOT_URLCONF = "spendguard.urls"
 WSGI_APPLICATION = "spendguard.wsgi.application"
 ASGI_APPLICATION = "spendguard.asgi.application"
@@ -154,7 +160,14 @@ def database_from_url(url: str) -> dict:
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme in {"postgres", "postgresql", "pgsql"}:
-        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        options: dict = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        # Under ASGI every request runs its sync work in a thread of its own, so persistent
+        # per-thread connections (CONN_MAX_AGE) leak one connection per request until PostgreSQL
+        # refuses clients. A per-process pool hands connections back at the end of each request.
+        pool_size = env_int("DATABASE_POOL_MAX_SIZE", 8, minimum=0)
+        if pool_size:
+            timeout = env_float("DATABASE_POOL_TIMEOUT", 10.0)
+            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": timeout}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
@@ -162,8 +175,8 @@ def database_from_url(url: str) -> dict:
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
-            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
-            "CONN_HEALTH_CHECKS": True,
+            "CONN_MAX_AGE": 0 if pool_size else env_int("DATABASE_CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": not pool_size,
             "OPTIONS": options,
         }
     if scheme == "sqlite":

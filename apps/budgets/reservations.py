@@ -70,7 +70,8 @@ def reserve(
         # A refusal is raised after the block commits, so the expired settlements above are kept.
         refusal, amount = _admission(agent, run_id, live, budget, size)
         if refusal is None:
-            _ensure_run(agent, run_id)
+            if run_id not in {r.run_id for r in live}:  # a run holding a reservation here is this agent's
+                _ensure_run(agent, run_id)
             reservation = Reservation.objects.create(
                 agent=agent, run_id=run_id, amount_cents=amount, provider=provider, model=model[:200],
                 pricing_version=pricing_version, created_at=now,
