@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.budgets",
     "apps.pricing",
+    "apps.gateway",
 ]
 
 MIDDLEWARE = [
@@ -127,6 +128,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# Non-admin paths (the API and the proxy) run this async-native stack instead (spendguard/asgi.py).
+API_MIDDLEWARE = [
+    "apps.core.middleware.BodySizeLimitMiddleware",
+    "apps.core.middleware.ApiHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "spendguard.urls"
@@ -154,7 +161,14 @@ def database_from_url(url: str) -> dict:
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme in {"postgres", "postgresql", "pgsql"}:
-        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        options: dict = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        # Under ASGI every request runs its sync work in a thread of its own, so persistent
+        # per-thread connections (CONN_MAX_AGE) leak one connection per request until PostgreSQL
+        # refuses clients. A per-process pool hands connections back at the end of each request.
+        pool_size = env_int("DATABASE_POOL_MAX_SIZE", 8, minimum=0)
+        if pool_size:
+            timeout = env_float("DATABASE_POOL_TIMEOUT", 10.0)
+            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": timeout}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
@@ -162,8 +176,8 @@ def database_from_url(url: str) -> dict:
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
-            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
-            "CONN_HEALTH_CHECKS": True,
+            "CONN_MAX_AGE": 0 if pool_size else env_int("DATABASE_CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": not pool_size,
             "OPTIONS": options,
         }
     if scheme == "sqlite":
@@ -215,6 +229,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 CAP_LOCK_TTL_SECONDS = env_int("CAP_LOCK_TTL_SECONDS", 300, minimum=1)
 CAP_DEFAULT_MAX_TOKENS = env_int("CAP_DEFAULT_MAX_TOKENS", 512, minimum=1)
 CAP_SWEEP_INTERVAL_SECONDS = env_float("CAP_SWEEP_INTERVAL_SECONDS", 5.0)
+# Provider-side tools (web/file search, grounding): how many calls one request may make (we send
+# `max_tool_calls` where the API has it) and how many result tokens each may add to the input.
+CAP_MAX_HOSTED_TOOL_CALLS = env_int("CAP_MAX_HOSTED_TOOL_CALLS", 3, minimum=1)
+CAP_TOOL_RESULT_TOKENS = env_int("CAP_TOOL_RESULT_TOKENS", 8000, minimum=0)
 
 # Signed price list (SPEC §5). The key is base64 of the raw 32-byte Ed25519 private key
 # (`manage.py generate_signing_key` makes one). Development generates one into the data folder.
@@ -287,14 +305,21 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
 # Re-sign the price list well before expiry (every TTL/6, at least once a minute). A message that
 # waited longer than one interval is dropped: the next one does the same work.
 _PRICING_PUBLISH_EVERY = max(1.0, min(60.0, CAP_PRICING_TTL_SECONDS / 6))
-CELERY_BEAT_SCHEDULE["pricing-publish"] = {
-    "task": "apps.pricing.tasks.publish_pricing",
-    "schedule": _PRICING_PUBLISH_EVERY,
-    "options": {"expires": _PRICING_PUBLISH_EVERY},
+CELERY_BEAT_SCHEDULE: dict = {
+    # SPEC §4: no reservation outlives its expiry by more than one sweep interval.
+    "sweep-expired-reservations": {
+        "task": "apps.gateway.tasks.sweep_reservations",
+        "schedule": CAP_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": CAP_SWEEP_INTERVAL_SECONDS},
+    },
+    "pricing-publish": {
+        "task": "apps.pricing.tasks.publish_pricing",
+        "schedule": _PRICING_PUBLISH_EVERY,
+        "options": {"expires": _PRICING_PUBLISH_EVERY},
+    },
 }
 
 LOGGING = {

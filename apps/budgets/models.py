@@ -124,6 +124,9 @@ class Reservation(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
     charged_cents = models.BigIntegerField(null=True, blank=True)
     settle_reason = models.CharField(max_length=40, blank=True, default="")
+    # Pricing version the WCEC was computed with; what could not be charged (limit lowered mid-flight).
+    pricing_version = models.PositiveIntegerField(null=True, blank=True)
+    shortfall_cents = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

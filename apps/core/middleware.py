@@ -39,3 +39,23 @@ class BodySizeLimitMiddleware:
         if self._too_big(request):
             return error_response(413, "Request body too large")
         return await self.get_response(request)
+
+
+class ApiHeadersMiddleware:
+    """The parts of Django's security/common middleware an API call needs, async-native so the API
+    path crosses no sync thread hop: ALLOWED_HOSTS validation and the security headers."""
+
+    async_capable = True
+    sync_capable = False
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.get_host()  # raises DisallowedHost (→ 400) like CommonMiddleware
+        response = await self.get_response(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,205 @@
+"""OpenAI Chat Completions and Responses (also xAI's Grok, which speaks the same formats)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from apps.gateway import bounds
+from apps.gateway.adapters.base import Adapter, Plan, count, sub
+from apps.gateway.billing import Bound, Usage
+from apps.gateway.validation import (
+    bad,
+    list_of_dicts,
+    model_name,
+    opt_int,
+    output_limit,
+    reject_streaming,
+    unbounded,
+    write_limit,
+)
+
+CHAT_LIMIT_KEYS = ("max_completion_tokens", "max_tokens")
+CHAT_TEXT_PARTS = {"text", "refusal"}
+CHAT_TOOL_TYPES = {"function", "custom"}
+MAX_CHOICES = 128
+
+RESPONSES_TEXT_PARTS = {"input_text", "output_text", "refusal", "summary_text", "reasoning_text"}
+# Items a conversation may carry back: all plain text/JSON whose bytes bound their tokens.
+RESPONSES_ITEMS = {"message", "function_call", "function_call_output", "reasoning", "custom_tool_call",
+                   "custom_tool_call_output", "web_search_call", "file_search_call"}
+HOSTED_TOOLS = {
+    "web_search": "web_search_call", "web_search_preview": "web_search_call",
+    "web_search_preview_2025_03_11": "web_search_call", "web_search_2025_08_26": "web_search_call",
+    "file_search": "file_search_call",
+}
+MEDIA = {"image_url": "Image input", "input_image": "Image input", "input_audio": "Audio input",
+         "file": "File input", "input_file": "File input"}
+
+
+def _media_or_unknown(kind: Any, where: str) -> Exception:
+    if kind in MEDIA:
+        return unbounded(f"{MEDIA[kind]} ({where})")
+    return bad(f"{where}: content type {kind!r} is not supported")
+
+
+class _OpenAIBase(Adapter):
+    def auth_headers(self, provider_key: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {provider_key}"} if provider_key else {}
+
+
+class ChatCompletions(_OpenAIBase):
+    route = "chat"
+
+    def plan(self, body: dict[str, Any], *, provider: str, body_bytes: int, model: str | None = None) -> Plan:
+        model = model_name(body)
+        reject_streaming(body)
+        messages = list_of_dicts(body.get("messages"), "messages", required=True)
+        for i, message in enumerate(messages):
+            self._check_message(message, f"messages[{i}]")
+        tools = list_of_dicts(body.get("tools"), "tools")
+        for i, tool in enumerate(tools):
+            if tool.get("type", "function") not in CHAT_TOOL_TYPES:
+                raise unbounded(f"Tool type {tool.get('type')!r} (tools[{i}])")
+        functions = list_of_dicts(body.get("functions"), "functions")
+        if body.get("web_search_options") is not None:
+            raise unbounded("web_search_options (search fees and result tokens)")
+        if body.get("audio") is not None or "audio" in (body.get("modalities") or []):
+            raise unbounded("Audio output")
+        if body.get("prediction") is not None:
+            raise unbounded("prediction (rejected prediction tokens are billed beyond the output limit)")
+        n = opt_int(body, "n", lo=1, hi=MAX_CHOICES) or 1
+        requested = output_limit(body, CHAT_LIMIT_KEYS)
+        bound = Bound(
+            input_tokens=bounds.input_bound(body_bytes, items=len(messages), tools=len(tools) + len(functions)),
+            output_tokens=requested or settings.CAP_DEFAULT_MAX_TOKENS,
+            choices=n,
+        )
+        return Plan(provider, model, body, bound, "/chat/completions", requested_output=requested)
+
+    @staticmethod
+    def _check_message(message: dict[str, Any], where: str) -> None:
+        if not isinstance(message.get("role"), str):
+            raise bad(f"{where}.role is required and must be a string")
+        content = message.get("content")
+        if content is None or isinstance(content, str):
+            return
+        if not isinstance(content, list):
+            raise bad(f"{where}.content must be a string or an array of parts")
+        for j, part in enumerate(content):
+            if not isinstance(part, dict):
+                raise bad(f"{where}.content[{j}] must be an object")
+            kind = part.get("type")
+            if kind not in CHAT_TEXT_PARTS:
+                raise _media_or_unknown(kind, f"{where}.content[{j}]")
+            if not isinstance(part.get(kind), str):
+                raise bad(f"{where}.content[{j}].{kind} must be a string")
+
+    def write_output_limit(self, plan: Plan, limit: int) -> None:
+        # xAI documents `max_tokens`; OpenAI's reasoning models only accept `max_completion_tokens`.
+        default = "max_tokens" if plan.provider == "grok" else "max_completion_tokens"
+        write_limit(plan.body, CHAT_LIMIT_KEYS, limit, default)
+        plan.sent_output = limit
+
+    def extract_usage(self, payload: Any) -> Usage | None:
+        usage = sub(payload, "usage")
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        cached = count(sub(usage, "prompt_tokens_details").get("cached_tokens"))
+        reasoning = count(sub(usage, "completion_tokens_details").get("reasoning_tokens"))
+        if count(prompt) is None or count(completion) is None or prompt is None or completion is None:
+            return None
+        return Usage(input_tokens=prompt, output_tokens=completion, cached_input_tokens=cached or 0,
+                     reasoning_tokens=reasoning or 0)
+
+
+class Responses(_OpenAIBase):
+    route = "responses"
+
+    def plan(self, body: dict[str, Any], *, provider: str, body_bytes: int, model: str | None = None) -> Plan:
+        model = model_name(body)
+        reject_streaming(body)
+        if body.get("background") not in (None, False):
+            raise bad("background responses are not supported (the result would arrive after settlement)")
+        for key in ("previous_response_id", "conversation", "prompt"):
+            if body.get(key) is not None:
+                raise unbounded(f"{key} (it pulls stored context of unknown size into the input)")
+        items = self._check_input(body.get("input"))
+        if body.get("instructions") is not None and not isinstance(body["instructions"], str):
+            raise bad("instructions must be a string")
+        tools = list_of_dicts(body.get("tools"), "tools")
+        fee_kinds: set[str] = set()
+        for i, tool in enumerate(tools):
+            kind = tool.get("type")
+            if kind in HOSTED_TOOLS:
+                fee_kinds.add(HOSTED_TOOLS[kind])
+            elif kind not in CHAT_TOOL_TYPES:
+                raise unbounded(f"Tool type {kind!r} (tools[{i}])")
+        requested = output_limit(body, ("max_output_tokens",))
+        calls = 0
+        if fee_kinds:
+            calls = bounds.hosted_tool_calls(opt_int(body, "max_tool_calls", lo=1, hi=1000))
+            body["max_tool_calls"] = calls  # the provider enforces the cap our bound assumes
+        bound = Bound(
+            input_tokens=bounds.input_bound(body_bytes, items=items, tools=len(tools)),
+            output_tokens=requested or settings.CAP_DEFAULT_MAX_TOKENS,
+            hosted_tool_calls=calls,
+            tool_result_tokens=settings.CAP_TOOL_RESULT_TOKENS if calls else 0,
+            tool_fee_kinds=tuple(sorted(fee_kinds)),
+        )
+        return Plan(provider, model, body, bound, "/responses", requested_output=requested)
+
+    @staticmethod
+    def _check_input(value: Any) -> int:
+        if isinstance(value, str):
+            return 1
+        items = list_of_dicts(value, "input", required=True)
+        for i, item in enumerate(items):
+            where = f"input[{i}]"
+            kind = item.get("type", "message")
+            if kind not in RESPONSES_ITEMS:
+                if kind == "item_reference":
+                    raise unbounded(f"item_reference ({where})")
+                raise bad(f"{where}: item type {kind!r} is not supported")
+            if kind == "message":
+                if not isinstance(item.get("role"), str):
+                    raise bad(f"{where}.role is required and must be a string")
+                Responses._check_parts(item.get("content"), f"{where}.content", required=True)
+            elif kind in ("function_call_output", "custom_tool_call_output"):
+                Responses._check_parts(item.get("output"), f"{where}.output", required=False)
+        return len(items)
+
+    @staticmethod
+    def _check_parts(content: Any, where: str, *, required: bool) -> None:
+        if isinstance(content, str) or (content is None and not required):
+            return
+        if not isinstance(content, list):
+            raise bad(f"{where} must be a string or an array of parts")
+        for j, part in enumerate(content):
+            if not isinstance(part, dict):
+                raise bad(f"{where}[{j}] must be an object")
+            kind = part.get("type")
+            if kind not in RESPONSES_TEXT_PARTS:
+                raise _media_or_unknown(kind, f"{where}[{j}]")
+            if not isinstance(part.get("text", part.get("refusal")), str):
+                raise bad(f"{where}[{j}] must carry its text as a string")
+
+    def write_output_limit(self, plan: Plan, limit: int) -> None:
+        write_limit(plan.body, ("max_output_tokens",), limit, "max_output_tokens")
+        plan.sent_output = limit
+
+    def extract_usage(self, payload: Any) -> Usage | None:
+        usage = sub(payload, "usage")
+        inp, out = usage.get("input_tokens"), usage.get("output_tokens")
+        cached = count(sub(usage, "input_tokens_details").get("cached_tokens"))
+        reasoning = count(sub(usage, "output_tokens_details").get("reasoning_tokens"))
+        if inp is None or out is None or count(inp) is None or count(out) is None:
+            return None
+        tool_calls: dict[str, int] = {}
+        output = payload.get("output") if isinstance(payload, dict) else None
+        for item in output if isinstance(output, list) else []:
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind in ("web_search_call", "file_search_call"):
+                tool_calls[kind] = tool_calls.get(kind, 0) + 1
+        return Usage(input_tokens=inp, output_tokens=out, cached_input_tokens=cached or 0,
+                     reasoning_tokens=reasoning or 0, tool_calls=tool_calls)

@@ -1,0 +1,89 @@
+"""The one pooled HTTP client per process and event loop, and what we send upstream.
+
+The client's SpendGuard key never leaves: authorization-like and hop-by-hop headers are dropped
+and the provider key from settings is added. Every call has a total deadline
+(UPSTREAM_TIMEOUT_SECONDS) shorter than the reservation TTL, so no call outlives its money.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+# Never forwarded: credentials (ours), hop-by-hop headers, and what the client cannot decide for us.
+DROP_REQUEST_HEADERS = {
+    "authorization", "x-api-key", "x-goog-api-key", "proxy-authorization", "cookie", "host", "content-length",
+    "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection",
+    "accept-encoding", "expect", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+    "x-real-ip", "openai-organization", "openai-project", "content-type",
+}
+PASS_RESPONSE_HEADERS = ("content-type", "retry-after", "retry-after-ms", "x-request-id", "request-id",
+                         "openai-processing-ms")
+PASS_RESPONSE_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+
+
+def client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    existing = _clients.get(loop)
+    if existing is not None and not existing.is_closed:
+        return existing
+    total = settings.UPSTREAM_TIMEOUT_SECONDS
+    created = httpx.AsyncClient(
+        timeout=httpx.Timeout(total, connect=min(10.0, total)),
+        limits=httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=30),
+        follow_redirects=False,
+        trust_env=False,  # no proxy or netrc from the environment in front of a billing path
+    )
+    _clients[loop] = created
+    return created
+
+
+def forward_headers(client_headers: Any, auth: dict[str, str]) -> dict[str, str]:
+    headers = {k.lower(): v for k, v in client_headers.items()
+               if k.lower() not in DROP_REQUEST_HEADERS and not k.lower().startswith("x-cynsta-")}
+    headers.update(auth)
+    headers["content-type"] = "application/json"
+    return headers
+
+
+@dataclass
+class Exchange:
+    """The result of one upstream call. `sent` is False only when the provider cannot have seen
+    the whole request (so it cannot have billed)."""
+
+    status: int | None = None
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str = ""  # termination reason when there is no complete response
+    sent: bool = True
+    latency_ms: int = 0
+
+
+async def post(url: str, content: bytes, headers: dict[str, str]) -> Exchange:
+    started = time.perf_counter()
+    ex = Exchange()
+    try:
+        async with asyncio.timeout(settings.UPSTREAM_TIMEOUT_SECONDS):
+            response = await client().post(url, content=content, headers=headers)
+        ex.status, ex.content = response.status_code, response.content
+        ex.headers = {k.lower(): v for k, v in response.headers.items()
+                      if k.lower() in PASS_RESPONSE_HEADERS or k.lower().startswith(PASS_RESPONSE_PREFIXES)}
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout,
+            httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+        ex.error, ex.sent = "not_sent", False
+        ex.content = str(exc).encode()[:300]
+    except (httpx.ReadTimeout, TimeoutError):
+        ex.error = "timeout"
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
+        ex.error = "connection_error"
+        ex.content = str(exc).encode()[:300]
+    ex.latency_ms = int((time.perf_counter() - started) * 1000)
+    return ex
