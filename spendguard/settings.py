@@ -271,6 +271,8 @@ def _pricing_signing_key() -> str:
 PRICING_SIGNING_PRIVATE_KEY = _pricing_signing_key()
 # How long a signed document is valid; the beat task re-signs after a third of it.
 CAP_PRICING_TTL_SECONDS = env_int("CAP_PRICING_TTL_SECONDS", 300, minimum=10)
+# How long a process may keep using the active version it last saw before checking again.
+CAP_PRICING_CACHE_SECONDS = env_float("CAP_PRICING_CACHE_SECONDS", 1.0)
 
 # Provider upstreams (SPEC §7). Tests point the base URLs at a fake upstream on loopback.
 PROVIDER_KEYS = {

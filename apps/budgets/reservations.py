@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.dispatch import Signal
 from django.utils import timezone
@@ -97,16 +97,25 @@ def _admission(
 
 
 def _ensure_run(agent: Agent, run_id: uuid.UUID) -> None:
-    """Runs are created implicitly by their first call; a run of another agent is not found."""
-    owner = Run.objects.filter(pk=run_id).values_list("agent_id", flat=True).first()
-    if owner is None:
-        try:
-            with transaction.atomic():
-                Run.objects.create(id=run_id, agent=agent)
+    """Runs are created implicitly by their first call; a run of another agent is not found.
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING` (PostgreSQL and SQLite ≥ 3.35 both speak it)
+    instead of select + savepoint + insert + release: this runs under the budget lock on every
+    call that starts a run, so each round trip counts."""
+    fields = {f.name: f for f in Run._meta.concrete_fields}
+    values = [fields["id"].get_db_prep_value(run_id, connection),
+              fields["agent"].get_db_prep_value(agent.pk, connection),
+              fields["created_at"].get_db_prep_value(timezone.now(), connection)]
+    table = connection.ops.quote_name(Run._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (id, agent_id, created_at) VALUES (%s, %s, %s) "  # noqa: S608 (table name is ours)
+            "ON CONFLICT (id) DO NOTHING RETURNING id",
+            values,
+        )
+        if cursor.fetchone() is not None:
             return
-        except IntegrityError:  # created concurrently by a call of another agent
-            owner = Run.objects.filter(pk=run_id).values_list("agent_id", flat=True).first()
-    if owner != agent.pk:
+    if Run.objects.filter(pk=run_id).values_list("agent_id", flat=True).first() != agent.pk:
         raise ApiError(404, "Run not found")
 
 

@@ -24,7 +24,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from apps.accounts.models import ApiKey
+from apps.accounts.auth import authenticate_key, key_from_request
+from apps.accounts.models import SCOPE_USE, ApiKey
 from apps.budgets import reservations, selectors
 from apps.budgets.models import Reservation
 from apps.core.errors import ApiError, error_response
@@ -65,7 +66,18 @@ def header_agent_id(request: HttpRequest) -> str:
     return agent_id
 
 
-def _admit(key: ApiKey, agent_id: str, run_id: uuid.UUID, adapter: Adapter, plan: Plan) -> Admission:
+def authenticate(request: HttpRequest) -> ApiKey:
+    return authenticate_key(key_from_request(request), (SCOPE_USE,))
+
+
+def _admit(request: HttpRequest, agent_id: str, run_id: uuid.UUID, adapter: Adapter,
+           planned: Plan | ApiError) -> tuple[ApiKey, Admission]:
+    # Authentication shares this thread hop with admission (one hop fewer per call); it still
+    # comes first, so a caller without a valid key learns nothing about its request body.
+    key = authenticate(request)
+    if isinstance(planned, ApiError):
+        raise planned
+    plan = planned
     agent = selectors.get_agent(key.organization, agent_id)
     try:
         version, card = get_rate_card(plan.provider, plan.model)
@@ -81,7 +93,7 @@ def _admit(key: ApiKey, agent_id: str, run_id: uuid.UUID, adapter: Adapter, plan
         agent, run_id=run_id, size=size, provider=plan.provider, model=plan.model, pricing_version=version,
     )
     adapter.write_output_limit(plan, sized[-1].output_limit)
-    return Admission(reservation, card, version, remaining)
+    return key, Admission(reservation, card, version, remaining)
 
 
 def _settle(key: ApiKey, adapter: Adapter, plan: Plan, admission: Admission, ex: upstream.Exchange,
@@ -122,13 +134,20 @@ def _classify(ex: upstream.Exchange) -> tuple[str, Any]:
     return ("ok" if isinstance(payload, dict) else "usage_missing"), payload
 
 
-async def proxy(request: HttpRequest, adapter: Adapter, *, provider: str, agent_id: str, run_id: str | None,
+async def proxy(request: HttpRequest, adapter: Adapter, *, provider: str, agent_id: str | None, run_id: str | None,
                 model: str | None = None) -> HttpResponse:
-    key: ApiKey = request.auth  # type: ignore[attr-defined]
-    run_uuid = parse_run_id(run_id)
     raw = request.body
-    plan = adapter.plan(parse_body(raw), provider=provider, body_bytes=len(raw), model=model)
-    admission = await sync_to_async(_admit)(key, agent_id, run_uuid, adapter, plan)
+    run_uuid = uuid.uuid4()
+    planned: Plan | ApiError
+    try:  # request errors are raised after authentication, inside `_admit`
+        if agent_id is None:
+            agent_id = header_agent_id(request)
+        run_uuid = parse_run_id(run_id)
+        planned = adapter.plan(parse_body(raw), provider=provider, body_bytes=len(raw), model=model)
+    except ApiError as exc:
+        planned = exc
+    key, admission = await sync_to_async(_admit)(request, agent_id or "", run_uuid, adapter, planned)
+    plan: Plan = planned  # type: ignore[assignment]  (`_admit` raised if it was an error)
 
     settle = sync_to_async(_settle)
     ex = upstream.Exchange(error="internal_error")

@@ -73,6 +73,15 @@ def opt_str(obj: dict[str, Any], key: str, *, where: str = "") -> str | None:
     return value
 
 
+def type_field(obj: dict[str, Any], where: str, default: str | None = None) -> str | None:
+    """An item's `type` discriminator: a string (or absent), never a list or object that would
+    break the set lookups every adapter does with it."""
+    value = obj.get("type", default)
+    if value is not None and not isinstance(value, str):
+        raise bad(f"{where}.type must be a string")
+    return value
+
+
 def model_name(obj: dict[str, Any]) -> str:
     model = req_str(obj, "model")
     if not MODEL_RE.match(model):

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.pricing import selectors
 from apps.pricing.models import PricingVersion
 from apps.pricing.publishing import publish_after_activation
 from apps.pricing.validation import validate_engine_range, validate_rates
@@ -89,6 +90,7 @@ def activate(version: PricingVersion, *, actor: str) -> PricingVersion:
             draft.save(update_fields=["status", "activated_at", "activated_by"])
             # Live at once, without waiting for beat; if this fails the endpoint re-signs on demand.
             transaction.on_commit(publish_after_activation, robust=True)
+            transaction.on_commit(selectors.forget_cached_version)
     except IntegrityError:
         raise PricingError("Another activation happened at the same time; reload and try again") from None
     logger.info("pricing v%s activated by %s", draft.number, actor)

@@ -71,3 +71,4 @@ def _forget_rate_card_cache():
     from apps.pricing import selectors
 
     selectors._snapshot = (None, None, {})
+    selectors.forget_cached_version()

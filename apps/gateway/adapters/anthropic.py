@@ -10,7 +10,15 @@ from django.conf import settings
 from apps.gateway import bounds
 from apps.gateway.adapters.base import Adapter, Plan, Rendered, count, sub
 from apps.gateway.billing import Bound, Usage
-from apps.gateway.validation import bad, list_of_dicts, model_name, output_limit, reject_streaming, unbounded
+from apps.gateway.validation import (
+    bad,
+    list_of_dicts,
+    model_name,
+    output_limit,
+    reject_streaming,
+    type_field,
+    unbounded,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 BLOCKS = {"text", "tool_use", "tool_result", "thinking", "redacted_thinking"}
@@ -36,7 +44,7 @@ class Messages(Adapter):
         for i, tool in enumerate(tools):
             # Server tools (web search, code execution) and Anthropic-defined client tools (bash,
             # computer, text editor) add fees or hidden prompts we cannot bound; custom tools are JSON.
-            if tool.get("type", "custom") != "custom":
+            if type_field(tool, f"tools[{i}]", "custom") != "custom":
                 raise unbounded(f"Tool type {tool.get('type')!r} (tools[{i}])")
         for key in ("mcp_servers", "container"):
             if body.get(key) is not None:
@@ -60,7 +68,7 @@ class Messages(Adapter):
         for j, block in enumerate(blocks):
             if not isinstance(block, dict):
                 raise bad(f"{where}[{j}] must be an object")
-            kind = block.get("type")
+            kind = type_field(block, f"{where}[{j}]")
             if kind not in allowed:
                 if kind in MEDIA:
                     raise unbounded(f"{MEDIA[kind]} ({where}[{j}])")

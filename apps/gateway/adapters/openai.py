@@ -16,6 +16,7 @@ from apps.gateway.validation import (
     opt_int,
     output_limit,
     reject_streaming,
+    type_field,
     unbounded,
     write_limit,
 )
@@ -60,7 +61,7 @@ class ChatCompletions(_OpenAIBase):
             self._check_message(message, f"messages[{i}]")
         tools = list_of_dicts(body.get("tools"), "tools")
         for i, tool in enumerate(tools):
-            if tool.get("type", "function") not in CHAT_TOOL_TYPES:
+            if type_field(tool, f"tools[{i}]", "function") not in CHAT_TOOL_TYPES:
                 raise unbounded(f"Tool type {tool.get('type')!r} (tools[{i}])")
         functions = list_of_dicts(body.get("functions"), "functions")
         if body.get("web_search_options") is not None:
@@ -90,7 +91,7 @@ class ChatCompletions(_OpenAIBase):
         for j, part in enumerate(content):
             if not isinstance(part, dict):
                 raise bad(f"{where}.content[{j}] must be an object")
-            kind = part.get("type")
+            kind = type_field(part, f"{where}.content[{j}]")
             if kind not in CHAT_TEXT_PARTS:
                 raise _media_or_unknown(kind, f"{where}.content[{j}]")
             if not isinstance(part.get(kind), str):
@@ -130,7 +131,7 @@ class Responses(_OpenAIBase):
         tools = list_of_dicts(body.get("tools"), "tools")
         fee_kinds: set[str] = set()
         for i, tool in enumerate(tools):
-            kind = tool.get("type")
+            kind = type_field(tool, f"tools[{i}]")
             if kind in HOSTED_TOOLS:
                 fee_kinds.add(HOSTED_TOOLS[kind])
             elif kind not in CHAT_TOOL_TYPES:
@@ -156,7 +157,7 @@ class Responses(_OpenAIBase):
         items = list_of_dicts(value, "input", required=True)
         for i, item in enumerate(items):
             where = f"input[{i}]"
-            kind = item.get("type", "message")
+            kind = type_field(item, where, "message")
             if kind not in RESPONSES_ITEMS:
                 if kind == "item_reference":
                     raise unbounded(f"item_reference ({where})")
@@ -178,7 +179,7 @@ class Responses(_OpenAIBase):
         for j, part in enumerate(content):
             if not isinstance(part, dict):
                 raise bad(f"{where}[{j}] must be an object")
-            kind = part.get("type")
+            kind = type_field(part, f"{where}[{j}]")
             if kind not in RESPONSES_TEXT_PARTS:
                 raise _media_or_unknown(kind, f"{where}[{j}]")
             if not isinstance(part.get("text", part.get("refusal")), str):
