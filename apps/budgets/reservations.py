@@ -22,7 +22,9 @@ from django.db.models import Sum
 from django.dispatch import Signal
 from django.utils import timezone
 
+from apps.accounts.models import Organization
 from apps.budgets.models import Agent, Budget, BudgetEvent, Reservation, Run
+from apps.budgets.selectors import parse_agent_id
 from apps.budgets.services import _check_cents, _lock_budget, _record
 from apps.core.errors import ApiError
 
@@ -44,7 +46,7 @@ class Settlement:
 
 
 def reserve(
-    agent: Agent,
+    agent: Agent | tuple[Organization, str | uuid.UUID],
     *,
     run_id: uuid.UUID,
     size: Callable[[int], int],
@@ -54,11 +56,18 @@ def reserve(
 ) -> tuple[Reservation, int]:
     """Hold money for one provider call; returns (reservation, remaining_cents).
 
+    `agent` is an Agent, or (organization, agent id) — then the agent is found by the same query
+    that locks its budget row (one round trip fewer on the hot path), with the same 404 for an agent
+    of another organization as `selectors.get_agent`.
     `size(available_cents)` returns the amount to hold: the WCEC after the caller clamped its
     output limit to what is available. More than available means not even the input fits → 402.
     """
     with transaction.atomic():
-        budget = _lock_budget(agent)
+        if isinstance(agent, Agent):
+            budget = _lock_budget(agent)
+        else:
+            budget = _lock_budget_of(*agent)
+            agent = budget.agent
         now = timezone.now()
         live: list[Reservation] = []
         for held in Reservation.objects.filter(agent=agent, status=Reservation.Status.HELD):
@@ -80,6 +89,19 @@ def reserve(
     if refusal is not None:
         raise refusal
     return reservation, budget.remaining_cents
+
+
+def _lock_budget_of(organization: Organization, agent_id: str | uuid.UUID) -> Budget:
+    agent_uuid = parse_agent_id(agent_id)
+    budget = (
+        Budget.objects.select_for_update(of=("self",))
+        .select_related("agent")
+        .filter(agent_id=agent_uuid, agent__organization=organization, agent__deleted_at__isnull=True)
+        .first()
+    )
+    if budget is None:
+        raise ApiError(404, "Agent not found")
+    return budget
 
 
 def _admission(

@@ -12,12 +12,16 @@ from apps.budgets.models import Agent, Budget, BudgetEvent, Reservation
 from apps.core.errors import ApiError
 
 
-def get_agent(organization: Organization, agent_id: uuid.UUID | str) -> Agent:
-    """Another organization's agent is exactly as missing as one that never existed."""
+def parse_agent_id(agent_id: uuid.UUID | str) -> uuid.UUID:
     try:
-        agent_uuid = agent_id if isinstance(agent_id, uuid.UUID) else uuid.UUID(str(agent_id))
+        return agent_id if isinstance(agent_id, uuid.UUID) else uuid.UUID(str(agent_id))
     except ValueError:
         raise ApiError(400, "agent_id must be a UUID") from None
+
+
+def get_agent(organization: Organization, agent_id: uuid.UUID | str) -> Agent:
+    """Another organization's agent is exactly as missing as one that never existed."""
+    agent_uuid = parse_agent_id(agent_id)
     agent = Agent.objects.filter(pk=agent_uuid, organization=organization, deleted_at__isnull=True).first()
     if agent is None:
         raise ApiError(404, "Agent not found")

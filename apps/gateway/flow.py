@@ -26,7 +26,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.accounts.auth import authenticate_key, key_from_request
 from apps.accounts.models import SCOPE_USE, ApiKey
-from apps.budgets import reservations, selectors
+from apps.budgets import reservations
 from apps.budgets.models import Reservation
 from apps.core.errors import ApiError, error_response
 from apps.gateway import billing, upstream
@@ -78,7 +78,6 @@ def _admit(request: HttpRequest, agent_id: str, run_id: uuid.UUID, adapter: Adap
     if isinstance(planned, ApiError):
         raise planned
     plan = planned
-    agent = selectors.get_agent(key.organization, agent_id)
     try:
         version, card = get_rate_card(plan.provider, plan.model)
     except UnknownModel as exc:
@@ -90,7 +89,8 @@ def _admit(request: HttpRequest, agent_id: str, run_id: uuid.UUID, adapter: Adap
         return sized[-1].wcec_cents
 
     reservation, remaining = reservations.reserve(
-        agent, run_id=run_id, size=size, provider=plan.provider, model=plan.model, pricing_version=version,
+        (key.organization, agent_id), run_id=run_id, size=size, provider=plan.provider, model=plan.model,
+        pricing_version=version,
     )
     adapter.write_output_limit(plan, sized[-1].output_limit)
     return key, Admission(reservation, card, version, remaining)
