@@ -90,49 +90,22 @@ class StreamRelay:
         chunks = self.response.aiter_bytes()  # decoded: we asked upstream for gzip, the client did not
         try:
             while True:
-                if self._loop.time() >= self.deadline:
-                    raise TimeoutError
-                try:
-                    async with asyncio.timeout_at(self.deadline):
-                        chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    events, eof = parser.close(), True
-                else:
-                    events, eof = parser.feed(chunk), False
-                out: list[bytes] = []
-                stop = ""
-                for event in events:
-                    seen = self.reader.read(event)
-                    if seen.usage is not None:
-                        self.usage_payload, self.usage_final = seen.usage, seen.usage_final
-                    self.deltas += seen.deltas
-                    if seen.reported_output is not None:
-                        self.reported_output = max(self.reported_output, seen.reported_output)
-                    if self.output_seen() > self.covered_output:
-                        stop = "output_capped"  # this event is past what was paid for: not forwarded
-                        note = (f"stopped: provider output passed the {self.covered_output} tokens the "
-                                f"reservation covers (seen ≥ {self.output_seen()})")
-                        break
-                    if not seen.hide:
-                        out.append(event.raw)
-                    if seen.error:
-                        stop, note = "stream_error", f"error event mid-stream: {seen.error}"
-                        break
+                chunk = await self._next(chunks)
+                events = parser.close() if chunk is None else parser.feed(chunk)
+                out, stop, note, terminal = self._absorb(events)
+                if terminal and not stop and chunk is not None:
+                    # The provider's end: read to EOF (keeps the connection reusable), then settle
+                    # BEFORE the client sees the end, so "stream over" always means "settled".
+                    out += await self._drain(parser, chunks)
+                    chunk = None
+                ended = bool(stop) or chunk is None
+                if ended:
+                    termination, note = (stop, note) if stop else self._normal_end()
+                    await self._finish(termination, note)
                 if out:
-                    data = b"".join(out)
-                    self._keep(data)
-                    if self.ttfb_ms is None:
-                        self.ttfb_ms = int((time.perf_counter() - self.started) * 1000)
-                    self.sent_bytes += len(data)
-                    yield data
-                if stop:
-                    termination = stop
-                    break
-                if eof:
-                    known = self.usage_payload is not None and self.adapter.extract_usage(self.usage_payload)
-                    termination = "ok" if known else "usage_missing"
-                    note = "" if known else "the stream ended without usage"
-                    break
+                    yield self._sent(b"".join(out))
+                if ended:
+                    return
         except (asyncio.CancelledError, GeneratorExit):
             termination, note = "client_disconnected", f"client went away after {self.sent_bytes} bytes"
             raise
@@ -146,7 +119,62 @@ class StreamRelay:
             logger.exception("stream relay failed")
             termination, note = "internal_error", "gateway error mid-stream"
         finally:
-            await self._finish(termination, note)
+            await self._finish(termination, note)  # a no-op when already finished
+
+    async def _next(self, chunks: AsyncIterator[bytes]) -> bytes | None:
+        """The next upstream chunk, or None at EOF; the deadline bounds the whole stream."""
+        if self._loop.time() >= self.deadline:
+            raise TimeoutError
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return await anext(chunks)
+        except StopAsyncIteration:
+            return None
+
+    def _absorb(self, events: list) -> tuple[list[bytes], str, str, bool]:
+        """Read events in order: (bytes to forward, stop reason, note, provider end seen)."""
+        out: list[bytes] = []
+        terminal = False
+        for event in events:
+            seen = self.reader.read(event)
+            if seen.usage is not None:
+                self.usage_payload, self.usage_final = seen.usage, seen.usage_final
+            self.deltas += seen.deltas
+            if seen.reported_output is not None:
+                self.reported_output = max(self.reported_output, seen.reported_output)
+            if self.output_seen() > self.covered_output:
+                # This event is past what the reservation pays for: it is not forwarded.
+                return out, "output_capped", (f"stopped: provider output passed the {self.covered_output} tokens "
+                                              f"the reservation covers (seen >= {self.output_seen()})"), terminal
+            if not seen.hide:
+                out.append(event.raw)
+            if seen.error:
+                return out, "stream_error", f"error event mid-stream: {seen.error}", terminal
+            terminal = terminal or seen.terminal
+        return out, "", "", terminal
+
+    async def _drain(self, parser: SSEParser, chunks: AsyncIterator[bytes]) -> list[bytes]:
+        """After the provider's end event: whatever else it sends before EOF (normally nothing)."""
+        out: list[bytes] = []
+        try:
+            while (chunk := await self._next(chunks)) is not None:
+                out += self._absorb(parser.feed(chunk))[0]
+            out += self._absorb(parser.close())[0]
+        except (TimeoutError, httpx.HTTPError):
+            pass  # the answer is complete; a broken tail changes nothing
+        return out
+
+    def _normal_end(self) -> tuple[str, str]:
+        if self.usage_payload is not None and self.adapter.extract_usage(self.usage_payload) is not None:
+            return "ok", ""
+        return "usage_missing", "the stream ended without usage"
+
+    def _sent(self, data: bytes) -> bytes:
+        self._keep(data)
+        if self.ttfb_ms is None:
+            self.ttfb_ms = int((time.perf_counter() - self.started) * 1000)
+        self.sent_bytes += len(data)
+        return data
 
     def output_seen(self) -> int:
         """Output tokens the provider has certainly generated so far (a lower bound)."""

@@ -495,6 +495,7 @@ class FakeUpstream:
         finally:
             state["finished_at"] = time.time()
             watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, status: int, payload: Any, extra: dict[str, str] | None = None,
