@@ -23,6 +23,7 @@ event format, text `stream_text(chunks)` split one piece per delta event, chunke
     x-fake-split: 1                 write every event in 3-byte pieces (events split across reads)
     x-fake-keepalive: 1             a comment line (`: keepalive`) between events
     x-fake-incomplete: 1            Responses: end with `response.incomplete` instead of completed
+    x-fake-no-usage: 1              chat: no usage chunk, even when include_usage asks for it
 
 A streamed request's `Received.stream` records how it ended: {"sent": deltas, "outcome":
 "complete" | "client_closed" | "dropped" | "error_event"}.
@@ -155,7 +156,8 @@ class StreamFormat:
         self.id = uuid.uuid4().hex[:12]
         if kind == "chat":
             self.n = body.get("n") or 1
-            self.with_usage = (body.get("stream_options") or {}).get("include_usage") is True
+            self.with_usage = ((body.get("stream_options") or {}).get("include_usage") is True
+                               and not headers.get("x-fake-no-usage"))
         elif kind == "gemini":
             config = body.get("generationConfig") or body.get("generation_config") or {}
             self.n = config.get("candidateCount") or config.get("candidate_count") or 1
