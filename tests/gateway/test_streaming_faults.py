@@ -192,3 +192,30 @@ def test_run_id_header_and_run_route(gw, client):
         r.read()
     assert r.headers["x-cynsta-run-id"] == run_id and "x-cynsta-reservation-id" in r.headers
     assert str(settled_once(ctx).run_id) == run_id
+
+
+def test_client_stalls_then_leaves_while_we_are_sending(gw, fake):
+    """The client stops reading while the provider floods: our send blocks on a full socket,
+    Django abandons the iterator there (not inside it) and only calls response.close() — which
+    must still close the upstream and settle."""
+    import socket
+
+    ctx = make_agent()
+    path, body = FORMATS["chat"]
+    payload = json.dumps({**body, "max_tokens": 200_000}).encode()
+    host, port = gw.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    head = (f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(payload)}\r\nx-api-key: {ctx.tenant.key}\r\nx-test-id: {ctx.test_id}\r\n"
+            f"x-cynsta-agent-id: {ctx.agent_id}\r\nx-fake-chunks: 150000\r\n\r\n")
+    sock.sendall(head.encode() + payload)
+    assert b"200 OK" in sock.recv(1024)
+    upstream = wait_for(lambda: (fake.requests_for(ctx.test_id) or [None])[0])
+    time.sleep(1.5)  # not reading: buffers fill up on both hops
+    assert not UsageRecord.objects.filter(agent_id=ctx.agent_id).exists()
+    sock.close()
+    record = settled_once(ctx)
+    assert record.termination == "client_disconnected" and record.charged_cents == record.wcec_cents
+    wait_for(lambda: upstream.stream["outcome"] != "streaming")
+    assert upstream.stream["outcome"] == "client_closed" and upstream.stream["sent"] < 150_000
