@@ -95,7 +95,7 @@ def list_of_dicts(value: Any, name: str, *, required: bool = False) -> list[dict
 
 def stream_flag(body: dict[str, Any]) -> bool:
     stream = body.get("stream")
-    if stream not in (None, False, True):
+    if stream is not None and not isinstance(stream, bool):  # not `in (True, False)`: 1 == True
         raise bad("stream must be a boolean")
     return stream is True
 
