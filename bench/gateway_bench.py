@@ -1,8 +1,10 @@
-"""Benchmark: latency added by SpendGuard to one non-streaming call (not a test).
+"""Benchmark: latency added by SpendGuard to one non-streaming call, and to a streamed one (not a test).
 
 Starts a fake upstream and `manage.py serve` on PostgreSQL (a dedicated database, created and
 migrated here), then sends the same chat completion N times directly to the fake and through
 SpendGuard, at concurrency 1 and 16, and prints p50/p95 latency, requests/s and their ratio.
+Then the same for `stream: true` with the fake streaming BENCH_STREAM_CHUNKS deltas with
+BENCH_STREAM_PAUSE seconds before each: time to first byte and total time, direct vs SpendGuard.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/spendguard_bench python bench/gateway_bench.py
 """
@@ -28,6 +30,9 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 ROUNDS = {1: int(os.environ.get("BENCH_N1", "400")), 16: int(os.environ.get("BENCH_N16", "2000"))}
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello in five words."}],
         "max_tokens": 32}
+STREAM_ROUNDS = {1: int(os.environ.get("BENCH_STREAM_N1", "50")), 16: int(os.environ.get("BENCH_STREAM_N16", "320"))}
+STREAM_HEADERS = {"x-fake-chunks": os.environ.get("BENCH_STREAM_CHUNKS", "20"),
+                  "x-fake-pause": os.environ.get("BENCH_STREAM_PAUSE", "0.01")}
 
 
 def ensure_database() -> None:
@@ -94,6 +99,40 @@ async def load(url: str, headers: dict[str, str], n: int, concurrency: int) -> t
     return latencies, n / elapsed
 
 
+async def stream_load(url: str, headers: dict[str, str], n: int, concurrency: int) -> tuple[list[float], list[float]]:
+    """(time to first body byte ms, total ms) per streamed request."""
+    import httpx
+
+    ttfb: list[float] = []
+    total: list[float] = []
+    body = {**BODY, "stream": True}
+    headers = {**headers, **STREAM_HEADERS}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def one(record: bool) -> None:
+            t0 = time.perf_counter()
+            async with client.stream("POST", url, json=body, headers=headers) as r:
+                r.raise_for_status()
+                first = None
+                async for _ in r.aiter_raw():
+                    first = first or time.perf_counter()
+            if record:
+                ttfb.append((first - t0) * 1000)
+                total.append((time.perf_counter() - t0) * 1000)
+
+        for _ in range(5):
+            await one(False)
+        queue = iter(range(n))
+
+        async def worker() -> None:
+            for _ in queue:
+                await one(True)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ttfb, total
+
+
 def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
@@ -126,6 +165,22 @@ def main() -> None:
         for c, n, d, drps, p, prps in rows:
             print(f"| {c} | {n} | {pct(d, 50):.2f} | {pct(d, 95):.2f} | {drps:.0f} | {pct(p, 50):.2f} | "
                   f"{pct(p, 95):.2f} | {prps:.0f} | {pct(p, 50) - pct(d, 50):.2f} | {prps / drps:.2f} |")
+
+        print(f"\nStreaming: {STREAM_HEADERS['x-fake-chunks']} deltas, {STREAM_HEADERS['x-fake-pause']} s pause "
+              "before each (p50 / p95, ms)\n")
+        print("| concurrency | requests | direct TTFB | SpendGuard TTFB | added TTFB p50 | direct total "
+              "| SpendGuard total | added total p50 |")
+        print("|---|---|---|---|---|---|---|---|")
+        for concurrency, n in STREAM_ROUNDS.items():
+            d_ttfb, d_total = asyncio.run(stream_load(f"{fake_url}/v1/chat/completions",
+                                                      {"authorization": "Bearer sk-bench"}, n, concurrency))
+            p_ttfb, p_total = asyncio.run(stream_load(f"http://127.0.0.1:{gw_port}/v1/chat/completions",
+                                                      {"x-api-key": key, "x-cynsta-agent-id": agent_id}, n,
+                                                      concurrency))
+            print(f"| {concurrency} | {n} | {pct(d_ttfb, 50):.1f} / {pct(d_ttfb, 95):.1f} | "
+                  f"{pct(p_ttfb, 50):.1f} / {pct(p_ttfb, 95):.1f} | {pct(p_ttfb, 50) - pct(d_ttfb, 50):.1f} | "
+                  f"{pct(d_total, 50):.1f} / {pct(d_total, 95):.1f} | {pct(p_total, 50):.1f} / {pct(p_total, 95):.1f} "
+                  f"| {pct(p_total, 50) - pct(d_total, 50):.1f} |")
     finally:
         for proc in (gw, fake):
             os.killpg(proc.pid, 15)

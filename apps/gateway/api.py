@@ -71,21 +71,26 @@ async def native_messages(request: HttpRequest) -> HttpResponse:
     return await flow.proxy(request, adapters.MESSAGES, provider="anthropic", **_headers(request))
 
 
-async def _gemini(request: HttpRequest, adapter: adapters.Adapter, model_action: str) -> HttpResponse:
+async def _gemini(request: HttpRequest, adapter: adapters.Adapter, streamer: adapters.Adapter,
+                  model_action: str) -> HttpResponse:
     # google-genai posts to `models/{model}:{method}`; one path parameter carries both.
     model, _, method = model_action.rpartition(":")
-    if method == "streamGenerateContent":
-        raise ApiError(400, "Streaming is not supported yet", code="streaming_unsupported")
-    if method != "generateContent" or not model:
+    if method == "streamGenerateContent" and model:
+        # Without alt=sse Gemini streams one JSON array; SDKs (google-genai included) ask for SSE.
+        if request.GET.get("alt") != "sse":
+            raise ApiError(400, "streamGenerateContent is supported with alt=sse only (Server-Sent Events)",
+                           code="streaming_unsupported")
+        adapter = streamer
+    elif method != "generateContent" or not model:
         raise ApiError(404, f"Unsupported Gemini method {method or model_action!r}")
     return await flow.proxy(request, adapter, provider="gemini", model=model, **_headers(request))
 
 
 @router.post("/v1beta/models/{model_action}")
 async def gemini_v1beta(request: HttpRequest, model_action: str) -> HttpResponse:
-    return await _gemini(request, adapters.GEMINI_V1BETA, model_action)
+    return await _gemini(request, adapters.GEMINI_V1BETA, adapters.GEMINI_STREAM_V1BETA, model_action)
 
 
 @router.post("/v1/models/{model_action}")
 async def gemini_v1(request: HttpRequest, model_action: str) -> HttpResponse:
-    return await _gemini(request, adapters.GEMINI_V1, model_action)
+    return await _gemini(request, adapters.GEMINI_V1, adapters.GEMINI_STREAM_V1, model_action)

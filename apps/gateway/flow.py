@@ -7,8 +7,9 @@
 
 Whatever happens after the reservation exists — provider error, timeout, dropped connection,
 our own bug, the client going away — ends in exactly one settle; a crash is settled by expiry.
-The call step is the only part a stream replaces (the streaming issue): it must yield the
-usage-carrying payload to `adapter.extract_usage` and end in the same `_settle`.
+The call step is the only part a stream replaces: `_stream` opens the upstream stream and hands
+it to `streaming.StreamRelay`, which feeds the usage-carrying event to `adapter.extract_usage`
+and ends in the same `_settle`, exactly once, however the stream ends.
 """
 
 from __future__ import annotations
@@ -16,20 +17,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from apps.accounts.auth import authenticate_key, key_from_request
 from apps.accounts.models import SCOPE_USE, ApiKey
 from apps.budgets import reservations
 from apps.budgets.models import Reservation
 from apps.core.errors import ApiError, error_response
-from apps.gateway import billing, upstream
+from apps.gateway import billing, streaming, upstream
 from apps.gateway.adapters import Adapter, Plan
 from apps.gateway.receivers import CallDetails
 from apps.gateway.validation import parse_body
@@ -39,7 +41,8 @@ from apps.pricing.selectors import UnknownModel, get_rate_card
 logger = logging.getLogger(__name__)
 
 # Charged the reservation: the provider may have billed and we cannot know how much.
-MAYBE_BILLED = {"timeout", "connection_error", "usage_missing", "client_disconnected", "internal_error"}
+MAYBE_BILLED = {"timeout", "connection_error", "usage_missing", "client_disconnected", "internal_error",
+                "output_capped", "stream_error"}
 
 
 @dataclass
@@ -97,8 +100,10 @@ def _admit(request: HttpRequest, agent_id: str, run_id: uuid.UUID, adapter: Adap
 
 
 def _settle(key: ApiKey, adapter: Adapter, plan: Plan, admission: Admission, ex: upstream.Exchange,
-            termination: str, payload: Any) -> tuple[reservations.Settlement, dict | None]:
-    usage = adapter.extract_usage(payload) if termination == "ok" else None
+            termination: str, payload: Any, stream: streaming.StreamFacts | None = None,
+            ) -> tuple[reservations.Settlement, dict | None]:
+    # A stream that ended otherwise than "ok" may still have delivered the provider's final usage.
+    usage = adapter.extract_usage(payload) if termination == "ok" or (stream and stream.usage_final) else None
     breakdown = None
     if usage is not None:
         breakdown = billing.cost_breakdown(provider=plan.provider, model=plan.model, card=admission.card, usage=usage)
@@ -117,6 +122,9 @@ def _settle(key: ApiKey, adapter: Adapter, plan: Plan, admission: Admission, ex:
         request_body=plan.body if store else None,
         response_body=ex.content.decode("utf-8", "replace") if store and ex.content else None,
     )
+    if stream is not None:
+        details.streamed, details.ttfb_ms = True, stream.ttfb_ms
+        details.note = details.note if stream.note is None else stream.note
     settlement = reservations.settle(admission.reservation, cost_cents=cost, reason=termination,
                                      actor=f"key:{key.prefix}", details=details)
     return settlement, breakdown
@@ -148,6 +156,8 @@ async def proxy(request: HttpRequest, adapter: Adapter, *, provider: str, agent_
         planned = exc
     key, admission = await sync_to_async(_admit)(request, agent_id or "", run_uuid, adapter, planned)
     plan: Plan = planned  # type: ignore[assignment]  (`_admit` raised if it was an error)
+    if plan.stream:
+        return await _stream(request, key, adapter, plan, admission, run_uuid, provider)
 
     settle = sync_to_async(_settle)
     ex = upstream.Exchange(error="internal_error")
@@ -190,4 +200,59 @@ def _respond(adapter: Adapter, plan: Plan, ex: upstream.Exchange, termination: s
     response = HttpResponse(rendered.content, status=rendered.status, content_type=rendered.content_type)
     for name, value in ex.headers.items():
         response[name] = value
+    return response
+
+
+async def _stream(request: HttpRequest, key: ApiKey, adapter: Adapter, plan: Plan, admission: Admission,
+                  run_uuid: uuid.UUID, provider: str) -> HttpResponse:
+    """The call step of a streamed request: open the stream; relay it, or answer like a
+    non-streamed call when there is no stream (provider error status, unreachable, not SSE)."""
+    adapter.prepare_stream(plan)
+    reader = adapter.stream_reader(plan)
+    settle = sync_to_async(_settle)
+    deadline = asyncio.get_running_loop().time() + settings.UPSTREAM_TIMEOUT_SECONDS
+    started = time.perf_counter()
+    ex = upstream.Exchange(error="internal_error")
+    opened = None
+    try:
+        url = settings.PROVIDER_BASE_URLS[provider] + plan.upstream_path
+        headers = upstream.forward_headers(request.headers, adapter.auth_headers(settings.PROVIDER_KEYS[provider]))
+        headers["accept"] = "text/event-stream"
+        ex, opened = await upstream.open_stream(url, json.dumps(plan.body, ensure_ascii=False).encode(), headers,
+                                                deadline=deadline)
+        termination, payload = ("", None) if opened is not None else _classify(ex)
+    except asyncio.CancelledError:
+        await asyncio.shield(settle(key, adapter, plan, admission, ex, "client_disconnected", None,
+                                    streaming.StreamFacts()))
+        raise
+    except Exception:
+        logger.exception("gateway stream failed after reserving %s", admission.reservation.pk)
+        termination, payload = ("internal_error" if ex.sent else "not_sent"), None
+
+    if opened is None:
+        ex.latency_ms = int((time.perf_counter() - started) * 1000)
+        settlement, breakdown = await asyncio.shield(settle(key, adapter, plan, admission, ex, termination, payload,
+                                                            streaming.StreamFacts()))
+        response = _respond(adapter, plan, ex, termination, payload, breakdown)
+        response["x-cynsta-charged-cents"] = str(settlement.charged_cents)
+        response["x-cynsta-remaining-cents"] = str(settlement.remaining_cents)
+    else:
+        def settle_stream(termination: str, payload: Any, facts: streaming.StreamFacts) -> Any:
+            return _settle(key, adapter, plan, admission, ex, termination, payload, facts)[0]
+
+        relay = streaming.StreamRelay(
+            opened, adapter, reader, ex=ex, covered_output=(plan.sent_output or 0) * plan.bound.choices,
+            deadline=deadline, started=started, store=key.organization.store_bodies, settle=settle_stream)
+        response = StreamingHttpResponse(relay, status=ex.status or 200,
+                                         content_type=ex.headers.get("content-type", "text/event-stream"))
+        for name, value in ex.headers.items():
+            response[name] = value
+        # Charged and remaining are only known after the last byte; HTTP headers go first.
+        response["cache-control"] = "no-cache"
+        response["x-accel-buffering"] = "no"  # tell a fronting nginx not to buffer the stream
+    response["x-cynsta-run-id"] = str(run_uuid)
+    response["x-cynsta-reservation-id"] = str(admission.reservation.pk)
+    response["x-cynsta-reserved-cents"] = str(admission.reservation.amount_cents)
+    if plan.sent_output is not None:
+        response["x-cynsta-output-limit"] = str(plan.sent_output)
     return response

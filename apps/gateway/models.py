@@ -20,6 +20,8 @@ class UsageRecord(models.Model):
         CLIENT_DISCONNECTED = "client_disconnected", "Client went away mid-call (charged the reservation)"
         INTERNAL_ERROR = "internal_error", "Gateway error after sending (charged the reservation)"
         LOCK_EXPIRED = "lock_expired", "Reservation expired unsettled (charged the reservation)"
+        OUTPUT_CAPPED = "output_capped", "Stream cut at the reserved output (charged the reservation)"
+        STREAM_ERROR = "stream_error", "Provider error event mid-stream (charged the reservation unless usage known)"
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="usage_records")
@@ -51,6 +53,9 @@ class UsageRecord(models.Model):
     billing_breakdown = models.JSONField(null=True, blank=True)
     pricing_version = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    streamed = models.BooleanField(default=False)
+    ttfb_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Streams: upstream request sent → first "
+                                          "byte forwarded to the client.")
     note = models.CharField(max_length=300, blank=True, default="")
     # Only when Organization.store_bodies is on. Never contains keys: headers are not stored.
     request_body = models.JSONField(null=True, blank=True)

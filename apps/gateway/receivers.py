@@ -28,6 +28,8 @@ class CallDetails:
     output_limit_sent: int | None = None
     latency_ms: int | None = None
     note: str = ""
+    streamed: bool = False
+    ttfb_ms: int | None = None
     request_body: Any = None
     response_body: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -53,6 +55,7 @@ def record_usage(sender, *, reservation: Reservation, event: BudgetEvent, detail
         wcec_cents=reservation.amount_cents, realized_microcents=details.realized_microcents,
         charged_cents=reservation.charged_cents or 0, shortfall_cents=reservation.shortfall_cents,
         billing_breakdown=details.billing_breakdown, pricing_version=reservation.pricing_version,
-        latency_ms=details.latency_ms, note=details.note[:300], request_body=details.request_body,
+        latency_ms=details.latency_ms, streamed=details.streamed, ttfb_ms=details.ttfb_ms,
+        note=details.note[:300], request_body=details.request_body,
         response_body=details.response_body, created_at=reservation.settled_at,
     )

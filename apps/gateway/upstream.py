@@ -87,3 +87,47 @@ async def post(url: str, content: bytes, headers: dict[str, str]) -> Exchange:
         ex.content = str(exc).encode()[:300]
     ex.latency_ms = int((time.perf_counter() - started) * 1000)
     return ex
+
+
+def _passed(headers: httpx.Headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()
+            if k.lower() in PASS_RESPONSE_HEADERS or k.lower().startswith(PASS_RESPONSE_PREFIXES)}
+
+
+async def open_stream(url: str, content: bytes, headers: dict[str, str], *,
+                      deadline: float) -> tuple[Exchange, httpx.Response | None]:
+    """Send a streaming request and wait for the status line and headers only.
+
+    Returns the open response when the provider answered 2xx with an event stream (the caller
+    reads and closes it); anything else — an error status, a provider that answered with plain
+    JSON — has its body read here, like a non-streamed call, and the connection released. `deadline` is
+    a loop time: the whole stream, not just this step, must end before it.
+    """
+    ex = Exchange()
+    response: httpx.Response | None = None
+    try:
+        async with asyncio.timeout_at(deadline):
+            request = client().build_request("POST", url, content=content, headers=headers)
+            response = await client().send(request, stream=True)
+            ex.status, ex.headers = response.status_code, _passed(response.headers)
+            if response.status_code >= 300 or "event-stream" not in response.headers.get("content-type", ""):
+                ex.content = await response.aread()
+                await response.aclose()
+                response = None
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout,
+            httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+        ex.error, ex.sent = "not_sent", False
+        ex.content = str(exc).encode()[:300]
+    except (httpx.ReadTimeout, TimeoutError):
+        ex.error = "timeout"
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
+        ex.error = "connection_error"
+        ex.content = str(exc).encode()[:300]
+    except BaseException:  # cancelled (the client left) or a bug: never leak the connection
+        if response is not None:
+            await asyncio.shield(response.aclose())
+        raise
+    if ex.error and response is not None:
+        await response.aclose()
+        response = None
+    return ex, response

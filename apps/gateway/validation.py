@@ -102,12 +102,11 @@ def list_of_dicts(value: Any, name: str, *, required: bool = False) -> list[dict
     return value
 
 
-def reject_streaming(body: dict[str, Any]) -> None:
+def stream_flag(body: dict[str, Any]) -> bool:
     stream = body.get("stream")
-    if stream not in (None, False):
-        if stream is True:
-            raise bad("Streaming is not supported yet", code="streaming_unsupported")
+    if stream is not None and not isinstance(stream, bool):  # not `in (True, False)`: 1 == True
         raise bad("stream must be a boolean")
+    return stream is True
 
 
 def output_limit(obj: dict[str, Any], keys: tuple[str, ...], *, where: str = "") -> int | None:

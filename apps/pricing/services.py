@@ -67,6 +67,11 @@ def update_draft(version: PricingVersion, *, rates: Any, actor: str, notes: str 
     return draft
 
 
+def _after_activation() -> None:
+    selectors.forget_cached_version()  # this process prices with the new version at once
+    publish_after_activation()
+
+
 def activate(version: PricingVersion, *, actor: str) -> PricingVersion:
     """Make a draft the one active version, retire the previous one, and publish it at once."""
     try:
@@ -89,8 +94,7 @@ def activate(version: PricingVersion, *, actor: str) -> PricingVersion:
             draft.status, draft.activated_at, draft.activated_by = Status.ACTIVE, now, actor
             draft.save(update_fields=["status", "activated_at", "activated_by"])
             # Live at once, without waiting for beat; if this fails the endpoint re-signs on demand.
-            transaction.on_commit(publish_after_activation, robust=True)
-            transaction.on_commit(selectors.forget_cached_version)
+            transaction.on_commit(_after_activation, robust=True)
     except IntegrityError:
         raise PricingError("Another activation happened at the same time; reload and try again") from None
     logger.info("pricing v%s activated by %s", draft.number, actor)

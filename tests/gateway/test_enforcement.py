@@ -152,7 +152,8 @@ def test_unknown_model(client):
     ({"model": "gpt-4o", "messages": MSG, "max_tokens": True}, None),
     ({"model": "gpt-4o", "messages": MSG, "max_tokens": 0}, None),
     ({"model": "gpt-4o", "messages": MSG, "n": 10**6}, "n must be an integer between 1 and 128"),
-    ({"model": "gpt-4o", "messages": MSG, "stream": True}, "Streaming is not supported yet"),
+    ({"model": "gpt-4o", "messages": MSG, "stream": "yes"}, "stream must be a boolean"),
+    ({"model": "gpt-4o", "messages": MSG, "stream": True, "stream_options": 1}, "stream_options must be an object"),
     ({"model": "gpt-4o", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]}, None),
     ({"model": "gpt-4o", "messages": MSG, "tools": [{"type": "code_interpreter"}]}, None),
@@ -208,16 +209,19 @@ def test_refusals_of_unboundable_content(client):
         assert "cannot be bounded" in r.json()["detail"], r.json()
 
 
-def test_streaming_paths_are_reserved(client):
+def test_streaming_paths_need_sse(client):
+    """Streaming is supported (tests/gateway/test_streaming*.py); Gemini's JSON-array stream
+    (no alt=sse) is refused clearly, before anything is reserved."""
     ctx = make_agent()
     hdr = ctx.headers(**{"x-cynsta-agent-id": ctx.agent_id})
     for path in ("/v1beta/models/gemini-1.5-flash:streamGenerateContent",
-                 "/v1/models/gemini-1.5-flash:streamGenerateContent"):
+                 "/v1/models/gemini-1.5-flash:streamGenerateContent?alt=json"):
         r = client.post(path, json={"contents": [{"parts": [{"text": "x"}]}]}, headers=hdr)
-        assert r.status_code == 400 and r.json()["detail"] == "Streaming is not supported yet"
+        assert r.status_code == 400 and "alt=sse" in r.json()["detail"]
     r = client.post("/v1/messages", headers=hdr, json={"model": "claude-3-5-haiku-latest", "max_tokens": 5,
-                                                      "messages": MSG, "stream": True})
-    assert r.json()["detail"] == "Streaming is not supported yet"
+                                                      "messages": MSG, "stream": 1})
+    assert r.status_code == 400 and r.json()["detail"] == "stream must be a boolean"
+    assert held(ctx.agent_id) == 0 and ctx.budget()["remaining_cents"] == sum_events(ctx.agent_id)
 
 
 def test_another_organizations_agent_is_404(client):

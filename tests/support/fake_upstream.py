@@ -12,6 +12,22 @@ forwards unknown headers), so each test call chooses its own behaviour:
     x-fake-usage: {"input": 10, "output": 5, "cached": 2, "reasoning": 1, "cache_write": 3,
                    "cache_read": 4, "thoughts": 2, "tool_prompt": 7, "searches": 1, "queries": 2}
 
+Streams (`"stream": true`, or Gemini's `:streamGenerateContent`) come as SSE in each provider's
+event format, text `stream_text(chunks)` split one piece per delta event, chunked HTTP/1.1:
+
+    x-fake-chunks: N                text delta events (default 5)
+    x-fake-pause: seconds           pause before each delta event
+    x-fake-ignore-limit: 1          ignore max_tokens: keep streaming deltas until the client leaves
+    x-fake-error-after: K           after K deltas send the provider's error event and end
+    x-fake-drop: mid                (streams) close the connection after half the deltas
+    x-fake-split: 1                 write every event in 3-byte pieces (events split across reads)
+    x-fake-keepalive: 1             a comment line (`: keepalive`) between events
+    x-fake-incomplete: 1            Responses: end with `response.incomplete` instead of completed
+    x-fake-no-usage: 1              chat: no usage chunk, even when include_usage asks for it
+
+A streamed request's `Received.stream` records how it ended: {"sent": deltas, "outcome":
+"complete" | "client_closed" | "dropped" | "error_event"}.
+
 Every request is recorded (method, path, headers, JSON body) for assertions. Run standalone with
 `python -m tests.support.fake_upstream --port 9999` (the benchmark does).
 """
@@ -37,6 +53,7 @@ class Received:
     headers: dict[str, str]
     body: Any
     at: float
+    stream: dict[str, Any] | None = None
 
 
 def _limit(body: dict, *keys: str, default: int = 16) -> int:
@@ -114,6 +131,144 @@ def gemini_generate(body: dict, u: dict[str, int], model: str) -> dict:
         candidates.append(cand)
     return {"candidates": candidates, "usageMetadata": meta, "modelVersion": model,
             "responseId": uuid.uuid4().hex[:16]}
+
+
+def stream_piece(i: int) -> str:
+    return f"tok{i} " if i % 7 else f"wörd{i}✓ "  # some multi-byte text, split across events
+
+
+def stream_text(chunks: int) -> str:
+    """The text a stream of `chunks` delta events carries (per choice)."""
+    return "".join(stream_piece(i) for i in range(chunks))
+
+
+def sse(data: Any, event: str | None = None, eol: str = "\n") -> bytes:
+    text = data if isinstance(data, str) else json.dumps(data)
+    head = f"event: {event}{eol}" if event else ""
+    return f"{head}data: {text}{eol}{eol}".encode()
+
+
+class StreamFormat:
+    """One provider's stream: `start` events, one `delta(i)` per text piece, `end` events."""
+
+    def __init__(self, kind: str, path: str, body: dict, u: dict[str, int], chunks: int, headers: dict[str, str]):
+        self.kind, self.path, self.body, self.u, self.chunks, self.headers = kind, path, body, u, chunks, headers
+        self.id = uuid.uuid4().hex[:12]
+        if kind == "chat":
+            self.n = body.get("n") or 1
+            self.with_usage = ((body.get("stream_options") or {}).get("include_usage") is True
+                               and not headers.get("x-fake-no-usage"))
+        elif kind == "gemini":
+            config = body.get("generationConfig") or body.get("generation_config") or {}
+            self.n = config.get("candidateCount") or config.get("candidate_count") or 1
+        else:
+            self.n = 1
+
+    # -- chat ---------------------------------------------------------------------------------
+    def _chat(self, choices: list[dict], usage: Any = None) -> bytes:
+        chunk = {"id": f"chatcmpl-{self.id}", "object": "chat.completion.chunk", "created": int(time.time()),
+                 "model": self.body.get("model"), "system_fingerprint": "fp_fake", "choices": choices}
+        if self.with_usage:
+            chunk["usage"] = usage
+        return sse(chunk)
+
+    def start(self) -> list[bytes]:
+        if self.kind == "chat":
+            return [self._chat([{"index": c, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                                 "finish_reason": None} for c in range(self.n)])]
+        if self.kind == "responses":
+            resp = self._response("in_progress", "", usage=None)
+            return [sse({"type": "response.created", "sequence_number": 0, "response": resp}, "response.created"),
+                    sse({"type": "response.output_item.added", "sequence_number": 1, "output_index": 0,
+                         "item": {"id": f"msg_{self.id}", "type": "message", "status": "in_progress",
+                                  "role": "assistant", "content": []}}, "response.output_item.added"),
+                    sse({"type": "response.content_part.added", "sequence_number": 2, "item_id": f"msg_{self.id}",
+                         "output_index": 0, "content_index": 0,
+                         "part": {"type": "output_text", "text": "", "annotations": []}},
+                        "response.content_part.added")]
+        if self.kind == "anthropic":
+            u = self.u
+            base = max(0, u["input"] - u["cache_write"] - u["cache_read"])
+            message = {"id": f"msg_{self.id}", "type": "message", "role": "assistant", "model": self.body.get("model"),
+                       "content": [], "stop_reason": None, "stop_sequence": None,
+                       "usage": {"input_tokens": base, "cache_creation_input_tokens": u["cache_write"],
+                                 "cache_read_input_tokens": u["cache_read"], "output_tokens": 1}}
+            return [sse({"type": "message_start", "message": message}, "message_start"),
+                    sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                        "content_block_start"),
+                    sse({"type": "ping"}, "ping")]
+        return []
+
+    def delta(self, i: int) -> bytes:
+        text = stream_piece(i)
+        if self.kind == "chat":
+            return self._chat([{"index": c, "delta": {"content": text}, "logprobs": None, "finish_reason": None}
+                               for c in range(self.n)])
+        if self.kind == "responses":
+            return sse({"type": "response.output_text.delta", "sequence_number": 3 + i, "item_id": f"msg_{self.id}",
+                        "output_index": 0, "content_index": 0, "delta": text, "logprobs": []},
+                       "response.output_text.delta")
+        if self.kind == "anthropic":
+            return sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+                       "content_block_delta")
+        chunk = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "index": c}
+                                for c in range(self.n)],
+                 "usageMetadata": {"promptTokenCount": self.u["input"], "candidatesTokenCount": (i + 1) * self.n,
+                                   "totalTokenCount": self.u["input"] + (i + 1) * self.n},
+                 "modelVersion": self.model(), "responseId": self.id}
+        return sse(chunk, eol="\r\n")
+
+    def model(self) -> str:
+        return self.path.rsplit("/", 1)[-1].split(":")[0]
+
+    def _response(self, status: str, text: str, usage: Any) -> dict:
+        out = [] if status == "in_progress" else [
+            {"id": f"msg_{self.id}", "type": "message", "status": "completed", "role": "assistant",
+             "content": [{"type": "output_text", "text": text, "annotations": []}]}]
+        return {"id": f"resp_{self.id}", "object": "response", "created_at": int(time.time()), "status": status,
+                "model": self.body.get("model"), "output": out, "parallel_tool_calls": True, "tool_choice": "auto",
+                "tools": [], "error": None, "instructions": self.body.get("instructions"), "metadata": {},
+                "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+                "max_output_tokens": self.body.get("max_output_tokens"), "usage": usage}
+
+    def end(self) -> list[bytes]:
+        u = self.u
+        if self.kind == "chat":
+            events = [self._chat([{"index": c, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+                                  for c in range(self.n)])]
+            if self.with_usage:
+                events.append(self._chat([], openai_chat(self.body, u)["usage"]))
+            return events + [sse("[DONE]")]
+        if self.kind == "responses":
+            usage = openai_responses(self.body, u)["usage"]
+            text = stream_text(self.chunks)
+            status = "incomplete" if self.headers.get("x-fake-incomplete") else "completed"
+            kind = f"response.{status}"
+            return [sse({"type": "response.output_text.done", "sequence_number": 900, "item_id": f"msg_{self.id}",
+                         "output_index": 0, "content_index": 0, "text": text, "logprobs": []},
+                        "response.output_text.done"),
+                    sse({"type": kind, "sequence_number": 901, "response": self._response(status, text, usage)}, kind)]
+        if self.kind == "anthropic":
+            return [sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+                    sse({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                         "usage": {"output_tokens": u["output"]}}, "message_delta"),
+                    sse({"type": "message_stop"}, "message_stop")]
+        final = gemini_generate(self.body, u, self.model())
+        for cand in final["candidates"]:
+            cand["content"]["parts"] = [{"text": ""}]
+        final["responseId"] = self.id
+        return [sse(final, eol="\r\n")]
+
+    def error(self) -> bytes:
+        if self.kind == "chat":
+            return sse({"error": {"message": "Stream error (fake)", "type": "server_error", "code": None}})
+        if self.kind == "responses":
+            return sse({"type": "error", "code": "server_error", "message": "Stream error (fake)", "param": None,
+                        "sequence_number": 999}, "error")
+        if self.kind == "anthropic":
+            return sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded (fake)"}},
+                       "error")
+        return sse({"error": {"code": 500, "message": "Stream error (fake)", "status": "INTERNAL"}}, eol="\r\n")
 
 
 def error_body(kind: str, status: int) -> dict:
@@ -197,7 +352,7 @@ class FakeUpstream:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
-                keep = await self._respond(method, path, headers, raw, writer)
+                keep = await self._respond(method, path, headers, raw, reader, writer)
                 if not keep or headers.get("connection", "").lower() == "close":
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -206,14 +361,15 @@ class FakeUpstream:
             writer.close()
 
     async def _respond(self, method: str, path: str, headers: dict[str, str], raw: bytes,
-                       writer: asyncio.StreamWriter) -> bool:
+                       reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        received = Received(method, path, headers, body, time.time())
         if self.record and not path.startswith("/_fake"):
             with self._lock:
-                self.received.append(Received(method, path, headers, body, time.time()))
+                self.received.append(received)
         if path == "/_fake/health":
             return await self._send(writer, 200, {"status": "ok"})
         delay = float(headers.get("x-fake-delay", "0") or 0)
@@ -224,6 +380,9 @@ class FakeUpstream:
             return False
         kind, payload = self._answer(path, headers, body if isinstance(body, dict) else {}, len(raw))
         status = int(headers.get("x-fake-status", "200"))
+        streamed = ":streamGenerateContent" in path or (isinstance(body, dict) and body.get("stream") is True)
+        if streamed and status == 200 and not headers.get("x-fake-garbage"):
+            return await self._stream(path, headers, body, len(raw), reader, writer, received)
         extra: dict[str, str] = {"x-request-id": f"req_{uuid.uuid4().hex[:10]}"}
         if status != 200:
             payload = error_body(kind, status)
@@ -246,13 +405,99 @@ class FakeUpstream:
             return "openai", openai_responses(body, usage(_limit(body, "max_output_tokens")))
         if path.endswith("/v1/messages"):
             return "anthropic", anthropic_messages(body, usage(_limit(body, "max_tokens")))
-        if ":generateContent" in path:
+        if ":generateContent" in path or ":streamGenerateContent" in path:
             model = path.rsplit("/", 1)[-1].split(":")[0]
             config = body.get("generationConfig") or body.get("generation_config") or {}
             n = config.get("candidateCount") or config.get("candidate_count") or 1
             return "gemini", gemini_generate(body, usage(_limit(config, "maxOutputTokens", "max_output_tokens"), n),
                                              model)
         return "openai", {"error": {"message": f"no route {path}"}}
+
+    async def _stream(self, path: str, headers: dict[str, str], body: dict, raw_len: int,
+                      reader: asyncio.StreamReader, writer: asyncio.StreamWriter, received: Received) -> bool:
+        if path.endswith("/chat/completions"):
+            kind, limit = "chat", _limit(body, "max_completion_tokens", "max_tokens")
+        elif path.endswith("/responses"):
+            kind, limit = "responses", _limit(body, "max_output_tokens")
+        elif path.endswith("/v1/messages"):
+            kind, limit = "anthropic", _limit(body, "max_tokens")
+        else:
+            config = body.get("generationConfig") or body.get("generation_config") or {}
+            kind, limit = "gemini", _limit(config, "maxOutputTokens", "max_output_tokens")
+        chunks = int(headers.get("x-fake-chunks", "5"))
+        ignore = bool(headers.get("x-fake-ignore-limit"))
+        error_after = int(headers["x-fake-error-after"]) if headers.get("x-fake-error-after") else None
+        drop_at = chunks // 2 if headers.get("x-fake-drop") == "mid" else None
+        pause = float(headers.get("x-fake-pause", "0") or 0)
+        u = default_usage(raw_len, limit, 1)
+        u.update(json.loads(headers.get("x-fake-usage", "{}")))
+        fmt = StreamFormat(kind, path, body, u, chunks, headers)
+        state: dict[str, Any] = {"sent": 0, "outcome": "streaming"}
+        received.stream = state
+        content_type = "text/event-stream; charset=utf-8" if kind != "gemini" else "text/event-stream"
+        head = ["HTTP/1.1 200 OK", f"content-type: {content_type}", "transfer-encoding: chunked",
+                "cache-control: no-cache", "connection: keep-alive", f"x-request-id: req_{uuid.uuid4().hex[:10]}"]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        split = bool(headers.get("x-fake-split"))
+        keepalive = bool(headers.get("x-fake-keepalive"))
+        gone = asyncio.Event()
+
+        async def watch() -> None:  # EOF from the client (it sends nothing mid-response) means it left
+            try:
+                while await reader.read(1024):
+                    pass
+            except ConnectionError:
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+
+        async def emit(data: bytes) -> None:
+            pieces = [data[i:i + 3] for i in range(0, len(data), 3)] if split else [data]
+            for piece in pieces:
+                if gone.is_set():
+                    raise ConnectionResetError
+                writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                await writer.drain()
+            if keepalive:
+                writer.write(b"d\r\n: keepalive\n\n\r\n")
+                await writer.drain()
+
+        try:
+            for event in fmt.start():
+                await emit(event)
+            i = 0
+            while i < chunks or ignore:
+                if pause:
+                    await asyncio.sleep(pause)
+                if drop_at is not None and i >= drop_at:
+                    state["outcome"] = "dropped"
+                    writer.transport.abort()
+                    return False
+                if error_after is not None and i >= error_after:
+                    await emit(fmt.error())
+                    state["outcome"] = "error_event"
+                    writer.write(b"0\r\n\r\n")
+                    await writer.drain()
+                    return True
+                await emit(fmt.delta(i))
+                i += 1
+                state["sent"] = i
+                if ignore and i >= 1_000_000:
+                    break
+            for event in fmt.end():
+                await emit(event)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            state["outcome"] = "complete"
+            return True
+        except (ConnectionError, RuntimeError):
+            state["outcome"] = "client_closed"
+            return False
+        finally:
+            state["finished_at"] = time.time()
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, status: int, payload: Any, extra: dict[str, str] | None = None,

@@ -12,6 +12,8 @@ ANTHROPIC_RUN = SidecarMessages()
 GEMINI_V1BETA = GenerateContent("v1beta")
 GEMINI_V1 = GenerateContent("v1")
 GEMINI_RUN = SidecarGenerateContent("v1beta")
+GEMINI_STREAM_V1BETA = GenerateContent("v1beta", stream=True)
+GEMINI_STREAM_V1 = GenerateContent("v1", stream=True)
 
 __all__ = ["Adapter", "Plan", "Rendered", "CHAT", "RESPONSES", "MESSAGES", "ANTHROPIC_RUN", "GEMINI_V1BETA",
-           "GEMINI_V1", "GEMINI_RUN"]
+           "GEMINI_V1", "GEMINI_RUN", "GEMINI_STREAM_V1BETA", "GEMINI_STREAM_V1"]

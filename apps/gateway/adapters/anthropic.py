@@ -8,14 +8,27 @@ from typing import Any
 from django.conf import settings
 
 from apps.gateway import bounds
-from apps.gateway.adapters.base import Adapter, Plan, Rendered, count, sub
+from apps.gateway.adapters.base import (
+    Adapter,
+    Plan,
+    Rendered,
+    Seen,
+    StreamReader,
+    count,
+    error_message,
+    event_json,
+    nonempty,
+    sub,
+    tokens,
+)
 from apps.gateway.billing import Bound, Usage
+from apps.gateway.sse import Event
 from apps.gateway.validation import (
     bad,
     list_of_dicts,
     model_name,
     output_limit,
-    reject_streaming,
+    stream_flag,
     type_field,
     unbounded,
 )
@@ -31,7 +44,7 @@ class Messages(Adapter):
 
     def plan(self, body: dict[str, Any], *, provider: str, body_bytes: int, model: str | None = None) -> Plan:
         model = model_name(body)
-        reject_streaming(body)
+        stream = stream_flag(body)
         messages = list_of_dicts(body.get("messages"), "messages", required=True)
         for i, message in enumerate(messages):
             if not isinstance(message.get("role"), str):
@@ -55,7 +68,7 @@ class Messages(Adapter):
                                             tools_overhead=bounds.ANTHROPIC_TOOLS_OVERHEAD_TOKENS),
             output_tokens=requested or settings.CAP_DEFAULT_MAX_TOKENS,  # includes thinking tokens
         )
-        return Plan(provider, model, body, bound, "/v1/messages", requested_output=requested)
+        return Plan(provider, model, body, bound, "/v1/messages", requested_output=requested, stream=stream)
 
     def _check_content(self, content: Any, where: str) -> None:
         if isinstance(content, str):
@@ -99,6 +112,47 @@ class Messages(Adapter):
         return Usage(input_tokens=inp + write + read, output_tokens=out,
                      cache_write_input_tokens=write, cache_read_input_tokens=read)
 
+    def stream_reader(self, plan: Plan) -> StreamReader:
+        return MessagesStreamReader(plan)
+
+
+class MessagesStreamReader(StreamReader):
+    """Usage arrives in two halves: `message_start` (input and cache fields, output so far) and
+    `message_delta` (cumulative output_tokens; newer API versions repeat the input fields).
+    The merged usage is settled from; it is final once message_delta carries a stop_reason."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self.message_id = ""
+        self.usage: dict[str, Any] = {}
+
+    def read(self, event: Event) -> Seen:
+        obj = event_json(event)
+        if not isinstance(obj, dict):
+            return Seen()
+        kind = obj.get("type") or event.event
+        if kind == "content_block_delta":
+            delta = sub(obj, "delta")
+            return Seen(deltas=nonempty(delta.get("text")) + nonempty(delta.get("partial_json"))
+                        + nonempty(delta.get("thinking")))
+        if kind == "message_start":
+            message = sub(obj, "message")
+            self.message_id = message.get("id") if isinstance(message.get("id"), str) else ""
+            self.usage = dict(sub(message, "usage"))
+            return self._usage(final=False)
+        if kind == "message_delta":
+            self.usage.update({k: v for k, v in sub(obj, "usage").items() if v is not None})
+            return self._usage(final=sub(obj, "delta").get("stop_reason") is not None)
+        if kind == "message_stop":
+            return Seen(terminal=True)
+        if kind == "error":
+            return Seen(error=error_message(obj) or "error")
+        return Seen()
+
+    def _usage(self, *, final: bool) -> Seen:
+        return Seen(usage={"id": self.message_id, "usage": dict(self.usage)}, usage_final=final,
+                    reported_output=tokens(self.usage.get("output_tokens")))
+
 
 def completion_text(payload: Any) -> str | None:
     content = payload.get("content") if isinstance(payload, dict) else None
@@ -108,7 +162,11 @@ def completion_text(payload: Any) -> str | None:
 
 
 class SidecarMessages(Messages):
-    """`/v1/agents/{a}/runs/{r}/anthropic/messages`: same body, the sidecar's response shape."""
+    """`/v1/agents/{a}/runs/{r}/anthropic/messages`: same body, the sidecar's response shape.
+
+    With `stream: true` the sidecar shape (one JSON document holding the whole completion) cannot
+    be streamed, so the route relays Anthropic's own SSE events unchanged, exactly like
+    `/v1/messages`: any Anthropic SSE client can read it."""
 
     route = "anthropic_run"
 

@@ -2,19 +2,23 @@
 
 The enforcement flow (apps/gateway/flow.py) is written once against this interface:
 `plan` (validate, bound) → reserve → `write_output_limit` → send `upstream_path` with
-`auth_headers` → `extract_usage` → settle → `render`. Streaming (next issue) reuses the same
-pieces: `extract_usage` reads a usage object wherever it appears (final response or the last
-stream event), so a stream accumulator feeds it the event that carries usage.
+`auth_headers` → `extract_usage` → settle → `render`. A streamed call (apps/gateway/streaming.py)
+reuses the same pieces plus two stream-specific ones: `prepare_stream` (e.g. force usage in the
+stream) and `stream_reader`, which says what each SSE event means — output deltas, the
+usage-carrying object (fed to `extract_usage`), the provider's end, an error, or an event the
+client must not see.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 from apps.gateway.billing import Bound, Usage
-from apps.gateway.validation import is_int
+from apps.gateway.sse import Event
+from apps.gateway.validation import bad, is_int
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Plan:
     upstream_path: str  # appended to settings.PROVIDER_BASE_URLS[provider]
     requested_output: int | None = None  # what the client asked for (None: the default applied)
     sent_output: int | None = None  # per choice, after clamping
+    stream: bool = False  # the client asked for a stream (SSE)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -36,6 +41,50 @@ class Rendered:
     status: int
     content: bytes
     content_type: str = "application/json"
+
+
+@dataclass
+class Seen:
+    """What one stream event means for enforcement."""
+
+    hide: bool = False  # not forwarded to the client (e.g. a usage chunk it did not ask for)
+    deltas: int = 0  # non-empty output deltas in the event; each carries at least one whole token
+    reported_output: int | None = None  # cumulative output tokens the provider reported so far
+    usage: Any = None  # the usage-carrying object to settle from, replacing any earlier one
+    usage_final: bool = False  # `usage` is the provider's final account of the call
+    terminal: bool = False  # the provider's own end-of-stream event
+    error: str = ""  # an error event: its message
+
+
+class StreamReader(ABC):
+    """Reads one call's events in order; may keep state (e.g. Anthropic's split usage)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    @abstractmethod
+    def read(self, event: Event) -> Seen: ...
+
+
+def event_json(event: Event) -> Any:
+    """The event's data as JSON, or None (no data, `[DONE]`, or not JSON)."""
+    if not event.has_data:
+        return None
+    try:
+        return json.loads(event.data)
+    except ValueError:
+        return None
+
+
+def nonempty(value: Any) -> int:
+    return 1 if isinstance(value, str) and value else 0
+
+
+def error_message(obj: Any) -> str:
+    err = obj.get("error") if isinstance(obj, dict) else None
+    if isinstance(err, dict):
+        return str(err.get("message") or err.get("type") or "error")[:300]
+    return str(err)[:300] if err else ""
 
 
 class Adapter(ABC):
@@ -66,11 +115,23 @@ class Adapter(ABC):
         """The response for the client. Native routes return the provider's bytes untouched."""
         return Rendered(status, content)
 
+    def prepare_stream(self, plan: Plan) -> None:
+        """Adjust `plan.body` for a streamed call (after `write_output_limit`)."""
+        return None
+
+    def stream_reader(self, plan: Plan) -> StreamReader:
+        raise bad("This route does not stream", code="streaming_unsupported")
+
 
 def count(value: Any) -> int | None:
     """A usage count: a non-negative int, or None when the field is missing or malformed."""
     if value is None:
         return 0
+    return value if is_int(value) and value >= 0 else None
+
+
+def tokens(value: Any) -> int | None:
+    """A reported token count, or None when absent or malformed."""
     return value if is_int(value) and value >= 0 else None
 
 

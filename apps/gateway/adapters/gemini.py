@@ -9,8 +9,20 @@ from typing import Any
 from django.conf import settings
 
 from apps.gateway import bounds
-from apps.gateway.adapters.base import Adapter, Plan, Rendered, count, sub
+from apps.gateway.adapters.base import (
+    Adapter,
+    Plan,
+    Rendered,
+    Seen,
+    StreamReader,
+    count,
+    error_message,
+    event_json,
+    nonempty,
+    sub,
+)
 from apps.gateway.billing import Bound, Usage
+from apps.gateway.sse import Event
 from apps.gateway.validation import (
     PATH_MODEL_RE,
     bad,
@@ -19,7 +31,6 @@ from apps.gateway.validation import (
     opt_int,
     opt_number,
     output_limit,
-    reject_streaming,
     unbounded,
 )
 
@@ -52,12 +63,12 @@ def _either(obj: dict[str, Any], camel: str, snake: str) -> tuple[str, Any]:
 class GenerateContent(Adapter):
     route = "generate_content"
 
-    def __init__(self, api_version: str = "v1beta") -> None:
+    def __init__(self, api_version: str = "v1beta", *, stream: bool = False) -> None:
         self.api_version = api_version
+        self.stream = stream  # `:streamGenerateContent?alt=sse` rather than `:generateContent`
 
     def plan(self, body: dict[str, Any], *, provider: str, body_bytes: int, model: str | None = None) -> Plan:
         model = normalize_model(model or "")
-        reject_streaming(body)
         contents = list_of_dicts(body.get("contents"), "contents", required=True)
         for i, content in enumerate(contents):
             self._check_content(content, f"contents[{i}]")
@@ -98,8 +109,9 @@ class GenerateContent(Adapter):
             tool_result_tokens=settings.CAP_TOOL_RESULT_TOKENS if calls else 0,
             tool_fee_kinds=("grounding",) if grounding else (),
         )
-        path = f"/{self.api_version}/models/{model}:generateContent"
-        return Plan(provider, model, body, bound, path, requested_output=requested,
+        method = "streamGenerateContent?alt=sse" if self.stream else "generateContent"
+        path = f"/{self.api_version}/models/{model}:{method}"
+        return Plan(provider, model, body, bound, path, requested_output=requested, stream=self.stream,
                     extra={"config_key": config_key})
 
     @staticmethod
@@ -154,6 +166,36 @@ class GenerateContent(Adapter):
     def request_id(self, payload: Any, headers: dict[str, str]) -> str:
         rid = payload.get("responseId") if isinstance(payload, dict) else None
         return rid[:200] if isinstance(rid, str) else super().request_id(payload, headers)
+
+    def stream_reader(self, plan: Plan) -> StreamReader:
+        return GeminiStreamReader(plan)
+
+
+class GeminiStreamReader(StreamReader):
+    """Each `data:` is a GenerateContentResponse chunk; usageMetadata (cumulative) rides on the
+    chunks and is final on the one whose candidates carry a finishReason. No end event: the
+    stream just ends."""
+
+    def read(self, event: Event) -> Seen:
+        chunk = event_json(event)
+        if not isinstance(chunk, dict):
+            return Seen()
+        if chunk.get("error") is not None:
+            return Seen(error=error_message(chunk) or "error")
+        seen = Seen()
+        candidates = chunk.get("candidates")
+        finished = isinstance(candidates, list) and bool(candidates)
+        for candidate in candidates if isinstance(candidates, list) else []:
+            finished = finished and isinstance(candidate, dict) and candidate.get("finishReason") is not None
+            for part in sub(candidate, "content").get("parts") or []:
+                if isinstance(part, dict):
+                    seen.deltas += nonempty(part.get("text")) + (1 if part.get("functionCall") else 0)
+        meta = chunk.get("usageMetadata")
+        if isinstance(meta, dict):
+            seen.usage, seen.usage_final = chunk, finished
+            out = [meta.get(k) for k in ("candidatesTokenCount", "thoughtsTokenCount")]
+            seen.reported_output = sum(v for v in out if isinstance(v, int) and v >= 0)
+        return seen
 
 
 def completion_text(payload: Any) -> str | None:

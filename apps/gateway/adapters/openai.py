@@ -7,15 +7,27 @@ from typing import Any
 from django.conf import settings
 
 from apps.gateway import bounds
-from apps.gateway.adapters.base import Adapter, Plan, count, sub
+from apps.gateway.adapters.base import (
+    Adapter,
+    Plan,
+    Seen,
+    StreamReader,
+    count,
+    error_message,
+    event_json,
+    nonempty,
+    sub,
+    tokens,
+)
 from apps.gateway.billing import Bound, Usage
+from apps.gateway.sse import Event
 from apps.gateway.validation import (
     bad,
     list_of_dicts,
     model_name,
     opt_int,
     output_limit,
-    reject_streaming,
+    stream_flag,
     type_field,
     unbounded,
     write_limit,
@@ -55,7 +67,9 @@ class ChatCompletions(_OpenAIBase):
 
     def plan(self, body: dict[str, Any], *, provider: str, body_bytes: int, model: str | None = None) -> Plan:
         model = model_name(body)
-        reject_streaming(body)
+        stream = stream_flag(body)
+        if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
+            raise bad("stream_options must be an object")
         messages = list_of_dicts(body.get("messages"), "messages", required=True)
         for i, message in enumerate(messages):
             self._check_message(message, f"messages[{i}]")
@@ -77,7 +91,7 @@ class ChatCompletions(_OpenAIBase):
             output_tokens=requested or settings.CAP_DEFAULT_MAX_TOKENS,
             choices=n,
         )
-        return Plan(provider, model, body, bound, "/chat/completions", requested_output=requested)
+        return Plan(provider, model, body, bound, "/chat/completions", requested_output=requested, stream=stream)
 
     @staticmethod
     def _check_message(message: dict[str, Any], where: str) -> None:
@@ -113,13 +127,24 @@ class ChatCompletions(_OpenAIBase):
         return Usage(input_tokens=prompt, output_tokens=completion, cached_input_tokens=cached or 0,
                      reasoning_tokens=reasoning or 0)
 
+    def prepare_stream(self, plan: Plan) -> None:
+        # Settlement needs the final usage chunk: ask for it whatever the client said, and
+        # remember whether the client wants to see it.
+        options = dict(plan.body.get("stream_options") or {})
+        plan.extra["client_usage"] = options.get("include_usage") is True
+        options["include_usage"] = True
+        plan.body["stream_options"] = options
+
+    def stream_reader(self, plan: Plan) -> StreamReader:
+        return ChatStreamReader(plan)
+
 
 class Responses(_OpenAIBase):
     route = "responses"
 
     def plan(self, body: dict[str, Any], *, provider: str, body_bytes: int, model: str | None = None) -> Plan:
         model = model_name(body)
-        reject_streaming(body)
+        stream = stream_flag(body)
         if body.get("background") not in (None, False):
             raise bad("background responses are not supported (the result would arrive after settlement)")
         for key in ("previous_response_id", "conversation", "prompt"):
@@ -148,7 +173,7 @@ class Responses(_OpenAIBase):
             tool_result_tokens=settings.CAP_TOOL_RESULT_TOKENS if calls else 0,
             tool_fee_kinds=tuple(sorted(fee_kinds)),
         )
-        return Plan(provider, model, body, bound, "/responses", requested_output=requested)
+        return Plan(provider, model, body, bound, "/responses", requested_output=requested, stream=stream)
 
     @staticmethod
     def _check_input(value: Any) -> int:
@@ -204,3 +229,64 @@ class Responses(_OpenAIBase):
                 tool_calls[kind] = tool_calls.get(kind, 0) + 1
         return Usage(input_tokens=inp, output_tokens=out, cached_input_tokens=cached or 0,
                      reasoning_tokens=reasoning or 0, tool_calls=tool_calls)
+
+    def stream_reader(self, plan: Plan) -> StreamReader:
+        return ResponsesStreamReader(plan)
+
+
+class ChatStreamReader(StreamReader):
+    """`data: {chunk}` events, then `data: [DONE]`. With include_usage every chunk carries
+    `usage: null` and one last chunk has `choices: []` and the usage."""
+
+    def read(self, event: Event) -> Seen:
+        if event.data.strip() == "[DONE]":
+            return Seen(terminal=True)
+        chunk = event_json(event)
+        if not isinstance(chunk, dict):
+            return Seen()
+        if chunk.get("error") is not None:
+            return Seen(error=error_message(chunk) or "error")
+        seen = Seen()
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            delta = sub(choice, "delta")
+            seen.deltas += nonempty(delta.get("content")) + nonempty(delta.get("refusal"))
+            seen.deltas += nonempty(delta.get("reasoning_content"))  # xAI's visible reasoning
+            tool_calls = delta.get("tool_calls")
+            for call in tool_calls if isinstance(tool_calls, list) else []:
+                seen.deltas += nonempty(sub(call, "function").get("arguments"))
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            seen.usage, seen.usage_final = chunk, True
+            seen.reported_output = tokens(usage.get("completion_tokens"))
+            # The usage-only chunk exists because we forced include_usage; hide it unless asked.
+            seen.hide = choices == [] and not self.plan.extra.get("client_usage")
+        return seen
+
+
+RESPONSES_DELTAS = {"response.output_text.delta", "response.refusal.delta", "response.function_call_arguments.delta",
+                    "response.reasoning_text.delta", "response.reasoning_summary_text.delta",
+                    "response.custom_tool_call_input.delta"}
+RESPONSES_DONE = {"response.completed", "response.incomplete"}  # incomplete: truncated, still billed by usage
+
+
+class ResponsesStreamReader(StreamReader):
+    def read(self, event: Event) -> Seen:
+        obj = event_json(event)
+        if not isinstance(obj, dict):
+            return Seen()
+        kind = obj.get("type") or event.event
+        if kind in RESPONSES_DELTAS:
+            return Seen(deltas=nonempty(obj.get("delta")))
+        if kind in RESPONSES_DONE or kind == "response.failed":
+            response = sub(obj, "response")
+            seen = Seen(terminal=True)
+            if isinstance(response.get("usage"), dict):
+                seen.usage, seen.usage_final = response, True
+                seen.reported_output = tokens(response["usage"].get("output_tokens"))
+            if kind == "response.failed":
+                seen.error = error_message(response) or "response.failed"
+            return seen
+        if kind == "error":
+            return Seen(error=str(obj.get("message") or error_message(obj) or "error")[:300])
+        return Seen()
