@@ -8,8 +8,10 @@ and the provider key from settings is added. Every call has a total deadline
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,31 +69,42 @@ class Exchange:
     latency_ms: int = 0
 
 
-async def post(url: str, content: bytes, headers: dict[str, str]) -> Exchange:
-    started = time.perf_counter()
-    ex = Exchange()
+# The provider cannot have seen the whole request: it cannot have billed.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError,
+                   httpx.WriteTimeout, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+# The request went out and the answer broke off: it may have billed.
+BROKEN_ANSWER_ERRORS = (httpx.ReadError, httpx.RemoteProtocolError, httpx.NetworkError)
+
+
+@contextlib.contextmanager
+def recording_failures(ex: Exchange) -> Iterator[None]:
+    """Turn a transport failure into the exchange's termination reason, the same for every call."""
     try:
-        async with asyncio.timeout(settings.UPSTREAM_TIMEOUT_SECONDS):
-            response = await client().post(url, content=content, headers=headers)
-        ex.status, ex.content = response.status_code, response.content
-        ex.headers = {k.lower(): v for k, v in response.headers.items()
-                      if k.lower() in PASS_RESPONSE_HEADERS or k.lower().startswith(PASS_RESPONSE_PREFIXES)}
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout,
-            httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+        yield
+    except NOT_SENT_ERRORS as exc:
         ex.error, ex.sent = "not_sent", False
         ex.content = str(exc).encode()[:300]
     except (httpx.ReadTimeout, TimeoutError):
         ex.error = "timeout"
-    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
+    except BROKEN_ANSWER_ERRORS as exc:
         ex.error = "connection_error"
         ex.content = str(exc).encode()[:300]
-    ex.latency_ms = int((time.perf_counter() - started) * 1000)
-    return ex
 
 
 def _passed(headers: httpx.Headers) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()
             if k.lower() in PASS_RESPONSE_HEADERS or k.lower().startswith(PASS_RESPONSE_PREFIXES)}
+
+
+async def post(url: str, content: bytes, headers: dict[str, str]) -> Exchange:
+    started = time.perf_counter()
+    ex = Exchange()
+    with recording_failures(ex):
+        async with asyncio.timeout(settings.UPSTREAM_TIMEOUT_SECONDS):
+            response = await client().post(url, content=content, headers=headers)
+        ex.status, ex.content, ex.headers = response.status_code, response.content, _passed(response.headers)
+    ex.latency_ms = int((time.perf_counter() - started) * 1000)
+    return ex
 
 
 async def open_stream(url: str, content: bytes, headers: dict[str, str], *,
@@ -106,23 +119,15 @@ async def open_stream(url: str, content: bytes, headers: dict[str, str], *,
     ex = Exchange()
     response: httpx.Response | None = None
     try:
-        async with asyncio.timeout_at(deadline):
-            request = client().build_request("POST", url, content=content, headers=headers)
-            response = await client().send(request, stream=True)
-            ex.status, ex.headers = response.status_code, _passed(response.headers)
-            if response.status_code >= 300 or "event-stream" not in response.headers.get("content-type", ""):
-                ex.content = await response.aread()
-                await response.aclose()
-                response = None
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout,
-            httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-        ex.error, ex.sent = "not_sent", False
-        ex.content = str(exc).encode()[:300]
-    except (httpx.ReadTimeout, TimeoutError):
-        ex.error = "timeout"
-    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
-        ex.error = "connection_error"
-        ex.content = str(exc).encode()[:300]
+        with recording_failures(ex):
+            async with asyncio.timeout_at(deadline):
+                request = client().build_request("POST", url, content=content, headers=headers)
+                response = await client().send(request, stream=True)
+                ex.status, ex.headers = response.status_code, _passed(response.headers)
+                if response.status_code >= 300 or "event-stream" not in response.headers.get("content-type", ""):
+                    ex.content = await response.aread()
+                    await response.aclose()
+                    response = None
     except BaseException:  # cancelled (the client left) or a bug: never leak the connection
         if response is not None:
             await asyncio.shield(response.aclose())
