@@ -130,6 +130,15 @@ def _settle(key: ApiKey, adapter: Adapter, plan: Plan, admission: Admission, ex:
     return settlement, breakdown
 
 
+async def _release_abandoned(admit: asyncio.Future, adapter: Adapter, planned: Plan | ApiError) -> None:
+    try:
+        key, admission = await admit
+    except Exception:  # refused (401/402/409/...): nothing was reserved
+        return
+    not_sent = upstream.Exchange(error="not_sent", sent=False)
+    await sync_to_async(_settle)(key, adapter, planned, admission, not_sent, "client_left_before_call", None)
+
+
 def _classify(ex: upstream.Exchange) -> tuple[str, Any]:
     if ex.error:
         return ex.error, None
@@ -154,7 +163,15 @@ async def proxy(request: HttpRequest, adapter: Adapter, *, provider: str, agent_
         planned = adapter.plan(parse_body(raw), provider=provider, body_bytes=len(raw), model=model)
     except ApiError as exc:
         planned = exc
-    key, admission = await sync_to_async(_admit)(request, agent_id or "", run_uuid, adapter, planned)
+    admit = asyncio.ensure_future(sync_to_async(_admit)(request, agent_id or "", run_uuid, adapter, planned))
+    try:
+        key, admission = await asyncio.shield(admit)
+    except asyncio.CancelledError:
+        # The client left while we were admitting. The admission thread runs on and may commit a
+        # reservation for a call we will never make: release it (charge 0) rather than leave it to
+        # expire, be charged in full and block the agent's run slot until then.
+        await asyncio.shield(_release_abandoned(admit, adapter, planned))
+        raise
     plan: Plan = planned  # type: ignore[assignment]  (`_admit` raised if it was an error)
     if plan.stream:
         return await _stream(request, key, adapter, plan, admission, run_uuid, provider)

@@ -18,6 +18,7 @@ class UsageRecord(models.Model):
         NOT_SENT = "not_sent", "Could not reach the provider (not billed)"
         USAGE_MISSING = "usage_missing", "Success without usable usage (charged the reservation)"
         CLIENT_DISCONNECTED = "client_disconnected", "Client went away mid-call (charged the reservation)"
+        CLIENT_LEFT_BEFORE_CALL = "client_left_before_call", "Client went away before the call was sent (not billed)"
         INTERNAL_ERROR = "internal_error", "Gateway error after sending (charged the reservation)"
         LOCK_EXPIRED = "lock_expired", "Reservation expired unsettled (charged the reservation)"
         OUTPUT_CAPPED = "output_capped", "Stream cut at the reserved output (charged the reservation)"

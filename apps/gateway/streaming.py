@@ -165,8 +165,13 @@ class StreamRelay:
         return out
 
     def _normal_end(self) -> tuple[str, str]:
-        if self.usage_payload is not None and self.adapter.extract_usage(self.usage_payload) is not None:
+        # Only the provider's final account settles exactly: a stream that ends after a partial count
+        # (Anthropic's message_start, a Gemini chunk before finishReason) would be undercharged.
+        if (self.usage_final and self.usage_payload is not None
+                and self.adapter.extract_usage(self.usage_payload) is not None):
             return "ok", ""
+        if self.usage_payload is not None:
+            return "usage_missing", "the stream ended before the provider's final usage"
         return "usage_missing", "the stream ended without usage"
 
     def _sent(self, data: bytes) -> bytes:

@@ -33,7 +33,17 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise bad("Request body must be valid JSON") from None
     if not isinstance(data, dict):
         raise bad("Request body must be a JSON object")
+    # A `\\ud800`-style escape decodes to a lone surrogate, which no provider accepts and which cannot
+    # be re-encoded for the upstream call; the cheap byte search keeps the full check off the hot path.
+    if LONE_SURROGATE_HINT.search(raw):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise bad("Request body contains an unpaired UTF-16 surrogate escape") from None
     return data
+
+
+LONE_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def is_int(value: Any) -> bool:

@@ -55,6 +55,9 @@ def normalize_model(model: str) -> str:
 
 
 def _either(obj: dict[str, Any], camel: str, snake: str) -> tuple[str, Any]:
+    # Both spellings at once would let one be checked and clamped while the provider reads the other.
+    if obj.get(camel) is not None and obj.get(snake) is not None:
+        raise bad(f"Use either {camel} or {snake}, not both")
     if obj.get(camel) is not None:
         return camel, obj[camel]
     return snake, obj.get(snake)
@@ -81,12 +84,13 @@ class GenerateContent(Adapter):
             if body.get(key) is not None:
                 raise unbounded("cachedContent (stored context of unknown size)")
         tools = list_of_dicts(body.get("tools"), "tools")
-        grounding = False
         for i, tool in enumerate(tools):
             for key in tool:
                 if key in GROUNDING_TOOLS:
-                    grounding = True
-                elif key not in FUNCTION_TOOLS:
+                    # Unlike Responses' `max_tool_calls`, Gemini takes no cap on searches or on the
+                    # result tokens they add, so no reservation can cover them.
+                    raise unbounded(f"Google Search grounding (tools[{i}].{key})")
+                if key not in FUNCTION_TOOLS:
                     raise unbounded(f"Tool {key!r} (tools[{i}])")
         config_key, config = _either(body, "generationConfig", "generation_config")
         if config is None:
@@ -100,14 +104,10 @@ class GenerateContent(Adapter):
         candidates = max((opt_int(config, k, lo=1, hi=MAX_CANDIDATES, where="generationConfig.") or 1)
                          for k in CANDIDATE_KEYS)
         requested = output_limit(config, LIMIT_KEYS, where="generationConfig.")
-        calls = bounds.hosted_tool_calls(None) if grounding else 0
         bound = Bound(
             input_tokens=bounds.input_bound(body_bytes, items=len(contents) + 1, tools=len(tools)),
             output_tokens=requested or settings.CAP_DEFAULT_MAX_TOKENS,  # counts thinking tokens too
             choices=candidates,
-            hosted_tool_calls=calls,
-            tool_result_tokens=settings.CAP_TOOL_RESULT_TOKENS if calls else 0,
-            tool_fee_kinds=("grounding",) if grounding else (),
         )
         method = "streamGenerateContent?alt=sse" if self.stream else "generateContent"
         path = f"/{self.api_version}/models/{model}:{method}"
@@ -128,6 +128,10 @@ class GenerateContent(Adapter):
                     raise bad(f"{where}.parts[{j}]: part field {key!r} is not supported")
                 if key == "text" and not isinstance(value, str):
                     raise bad(f"{where}.parts[{j}].text must be a string")
+                # Multimodal function responses nest parts of their own: same rules, so no media
+                # slips in a few bytes deep.
+                if isinstance(value, dict) and value.get("parts") is not None:
+                    GenerateContent._check_content({"parts": value["parts"]}, f"{where}.parts[{j}].{key}")
 
     def write_output_limit(self, plan: Plan, limit: int) -> None:
         key = plan.extra["config_key"]

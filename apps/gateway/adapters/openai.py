@@ -57,6 +57,19 @@ def _media_or_unknown(kind: Any, where: str) -> Exception:
     return bad(f"{where}: content type {kind!r} is not supported")
 
 
+# Tiers billed at the standard rate card or below. `priority`, `scale` and `auto` (which may
+# resolve to one of them) are billed above it, so no price we hold bounds them.
+STANDARD_SERVICE_TIERS = {None, "default", "flex"}
+
+
+def check_service_tier(body: dict[str, Any]) -> None:
+    tier = body.get("service_tier")
+    if not isinstance(tier, str | None):
+        raise bad("service_tier must be a string")
+    if tier not in STANDARD_SERVICE_TIERS:
+        raise unbounded(f"service_tier {tier!r} (billed above the standard rates of the price list)")
+
+
 class _OpenAIBase(Adapter):
     def auth_headers(self, provider_key: str) -> dict[str, str]:
         return {"authorization": f"Bearer {provider_key}"} if provider_key else {}
@@ -68,6 +81,7 @@ class ChatCompletions(_OpenAIBase):
     def plan(self, body: dict[str, Any], *, provider: str, body_bytes: int, model: str | None = None) -> Plan:
         model = model_name(body)
         stream = stream_flag(body)
+        check_service_tier(body)
         if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
             raise bad("stream_options must be an object")
         messages = list_of_dicts(body.get("messages"), "messages", required=True)
@@ -80,7 +94,10 @@ class ChatCompletions(_OpenAIBase):
         functions = list_of_dicts(body.get("functions"), "functions")
         if body.get("web_search_options") is not None:
             raise unbounded("web_search_options (search fees and result tokens)")
-        if body.get("audio") is not None or "audio" in (body.get("modalities") or []):
+        modalities = body.get("modalities")
+        if modalities is not None and not isinstance(modalities, list):
+            raise bad("modalities must be an array")
+        if body.get("audio") is not None or "audio" in (modalities or []):
             raise unbounded("Audio output")
         if body.get("prediction") is not None:
             raise unbounded("prediction (rejected prediction tokens are billed beyond the output limit)")
@@ -145,6 +162,7 @@ class Responses(_OpenAIBase):
     def plan(self, body: dict[str, Any], *, provider: str, body_bytes: int, model: str | None = None) -> Plan:
         model = model_name(body)
         stream = stream_flag(body)
+        check_service_tier(body)
         if body.get("background") not in (None, False):
             raise bad("background responses are not supported (the result would arrive after settlement)")
         for key in ("previous_response_id", "conversation", "prompt"):
