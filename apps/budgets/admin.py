@@ -82,8 +82,29 @@ MONEY_ACTIONS = {
 }
 
 
+class AgentForm(forms.ModelForm):
+    """The API's rules for names and concurrency, shown as form errors."""
+
+    class Meta:
+        model = Agent
+        fields = ("name", "max_concurrent_runs")
+
+    def clean_name(self) -> str:
+        try:
+            return services.clean_name(self.cleaned_data.get("name") or "", required=True)
+        except ApiError as exc:
+            raise forms.ValidationError(exc.detail) from None
+
+    def clean_max_concurrent_runs(self) -> int:
+        try:
+            return services.check_max_concurrent_runs(self.cleaned_data.get("max_concurrent_runs"))
+        except ApiError as exc:
+            raise forms.ValidationError(exc.detail) from None
+
+
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
+    form = AgentForm
     list_display = ("id", "name", "organization", "remaining", "hard_limit", "max_concurrent_runs", "created_at",
                     "deleted_at")
     list_filter = ("organization", ("deleted_at", admin.EmptyFieldListFilter))
@@ -98,12 +119,8 @@ class AgentAdmin(admin.ModelAdmin):
         return False  # agents come from the API, so each gets its budget row
 
     def save_model(self, request, obj: Agent, form, change) -> None:
-        # Same validation as the API (trimmed name, bounded concurrency).
-        try:
-            services.update_agent(obj, name=form.cleaned_data.get("name") or None,
-                                  max_concurrent_runs=form.cleaned_data.get("max_concurrent_runs"))
-        except ApiError as exc:
-            messages.error(request, exc.detail)
+        services.update_agent(obj, name=form.cleaned_data.get("name") or None,
+                              max_concurrent_runs=form.cleaned_data.get("max_concurrent_runs"))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # soft delete via the API; the ledger stays

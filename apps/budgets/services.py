@@ -58,17 +58,21 @@ def create_agent(organization: Organization, *, name: object = None) -> Agent:
     return agent
 
 
+def check_max_concurrent_runs(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, "max_concurrent_runs must be an integer")
+    if not 1 <= value <= MAX_CONCURRENT_RUNS_LIMIT:
+        raise ApiError(400, f"max_concurrent_runs must be between 1 and {MAX_CONCURRENT_RUNS_LIMIT}")
+    return value
+
+
 def update_agent(agent: Agent, *, name: object = None, max_concurrent_runs: object = None) -> Agent:
     fields = []
     if name is not None:
         agent.name = clean_name(name, required=True)
         fields.append("name")
     if max_concurrent_runs is not None:
-        if isinstance(max_concurrent_runs, bool) or not isinstance(max_concurrent_runs, int):
-            raise ApiError(400, "max_concurrent_runs must be an integer")
-        if not 1 <= max_concurrent_runs <= MAX_CONCURRENT_RUNS_LIMIT:
-            raise ApiError(400, f"max_concurrent_runs must be between 1 and {MAX_CONCURRENT_RUNS_LIMIT}")
-        agent.max_concurrent_runs = max_concurrent_runs
+        agent.max_concurrent_runs = check_max_concurrent_runs(max_concurrent_runs)
         fields.append("max_concurrent_runs")
     if fields:
         agent.save(update_fields=fields)

@@ -44,12 +44,27 @@ def test_staff_tops_up_an_agent_by_250_cents(server):
         page.click("#money-form input[type=submit]")
         assert re.search(r"would exceed the hard limit of 2000 cents \(room for 1250\)", page.inner_text(".errorlist"))
 
+        # Agent edits follow the API's rules.
+        page.goto(f"{server.url}/admin/budgets/agent/{agent.pk}/change/")
+        page.fill("#id_name", "   ")
+        page.fill("#id_max_concurrent_runs", "0")
+        page.click("input[name=_save]")
+        errors = page.inner_text("#content-main")
+        assert "name must not be blank" in errors
+        assert "max_concurrent_runs must be between 1 and 10000" in errors
+        page.fill("#id_name", "renamed-bot")
+        page.fill("#id_max_concurrent_runs", "4")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+
         # The ledger page is read-only.
         page.goto(f"{server.url}/admin/budgets/budgetevent/")
         assert page.locator("#content .object-tools a.addlink").count() == 0
         assert "Goodwill credit for ticket #42" in page.inner_text("#result_list")
 
     assert Budget.objects.get(agent=agent).remaining_cents == 750
+    agent.refresh_from_db()
+    assert (agent.name, agent.max_concurrent_runs) == ("renamed-bot", 4)
     event = BudgetEvent.objects.filter(agent=agent).order_by("-id").first()
     assert (event.kind, event.delta_cents, event.balance_after_cents) == ("topup", 250, 750)
     assert (event.actor, event.reason) == (f"staff:{username}", "Goodwill credit for ticket #42")
