@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -70,6 +71,21 @@ def check_service_tier(body: dict[str, Any]) -> None:
         raise unbounded(f"service_tier {tier!r} (billed above the standard rates of the price list)")
 
 
+def typed_parts(content: Any, where: str, allowed: set[str]) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """Each part of a content array as (its location, the part, its type); non-objects, media and
+    unknown types are refused."""
+    if not isinstance(content, list):
+        raise bad(f"{where} must be a string or an array of parts")
+    for j, part in enumerate(content):
+        at = f"{where}[{j}]"
+        if not isinstance(part, dict):
+            raise bad(f"{at} must be an object")
+        kind = type_field(part, at)
+        if kind not in allowed:
+            raise _media_or_unknown(kind, at)
+        yield at, part, kind
+
+
 class _OpenAIBase(Adapter):
     def auth_headers(self, provider_key: str) -> dict[str, str]:
         return {"authorization": f"Bearer {provider_key}"} if provider_key else {}
@@ -117,16 +133,9 @@ class ChatCompletions(_OpenAIBase):
         content = message.get("content")
         if content is None or isinstance(content, str):
             return
-        if not isinstance(content, list):
-            raise bad(f"{where}.content must be a string or an array of parts")
-        for j, part in enumerate(content):
-            if not isinstance(part, dict):
-                raise bad(f"{where}.content[{j}] must be an object")
-            kind = type_field(part, f"{where}.content[{j}]")
-            if kind not in CHAT_TEXT_PARTS:
-                raise _media_or_unknown(kind, f"{where}.content[{j}]")
+        for at, part, kind in typed_parts(content, f"{where}.content", CHAT_TEXT_PARTS):
             if not isinstance(part.get(kind), str):
-                raise bad(f"{where}.content[{j}].{kind} must be a string")
+                raise bad(f"{at}.{kind} must be a string")
 
     def write_output_limit(self, plan: Plan, limit: int) -> None:
         # xAI documents `max_tokens`; OpenAI's reasoning models only accept `max_completion_tokens`.
@@ -217,16 +226,9 @@ class Responses(_OpenAIBase):
     def _check_parts(content: Any, where: str, *, required: bool) -> None:
         if isinstance(content, str) or (content is None and not required):
             return
-        if not isinstance(content, list):
-            raise bad(f"{where} must be a string or an array of parts")
-        for j, part in enumerate(content):
-            if not isinstance(part, dict):
-                raise bad(f"{where}[{j}] must be an object")
-            kind = type_field(part, f"{where}[{j}]")
-            if kind not in RESPONSES_TEXT_PARTS:
-                raise _media_or_unknown(kind, f"{where}[{j}]")
+        for at, part, _kind in typed_parts(content, where, RESPONSES_TEXT_PARTS):
             if not isinstance(part.get("text", part.get("refusal")), str):
-                raise bad(f"{where}[{j}] must carry its text as a string")
+                raise bad(f"{at} must carry its text as a string")
 
     def write_output_limit(self, plan: Plan, limit: int) -> None:
         write_limit(plan.body, ("max_output_tokens",), limit, "max_output_tokens")
